@@ -1,0 +1,81 @@
+# lifeboat — see README.md.  `make` builds build/lifeboat, `make test` runs the suite.
+# Variants: make BUILD=build/asan SAN=1 (ASan+UBSan), make BUILD=build/fi FI=1
+# (fault injection for the crash-point sweep).
+
+BUILD ?= build
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wno-unused-parameter -Wformat=2 -Wvla
+CPPFLAGS += -D_GNU_SOURCE -Ilib -Irescue-agent
+PKGS := libarchive libsodium
+LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -larchive -lsodium)
+
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(FI),1)
+CPPFLAGS += -DLB_FAULT_INJECTION
+endif
+
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(CPPFLAGS)
+
+LIB_SRC := $(wildcard lib/*.c)
+AGENT_SRC := $(filter-out rescue-agent/main.c,$(wildcard rescue-agent/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
+
+.PHONY: all deps test unit integration replay sanitize crashsweep fuzz bench demo clean lint format
+
+all: deps $(BUILD)/lifeboat
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h rescue-agent/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/liblifeboat.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/lifeboat: $(BUILD)/obj/rescue-agent/main.o $(AGENT_OBJ) $(BUILD)/liblifeboat.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(AGENT_OBJ) $(BUILD)/liblifeboat.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(AGENT_OBJ) $(BUILD)/liblifeboat.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# The whole suite: unit, integration, fuzz-corpus replay, the crash-point sweep,
+# then unit + integration + replay again under ASan/UBSan.
+test: deps
+	@tests/run-all.sh
+
+unit: $(UNIT_BIN)
+integration: $(BUILD)/lifeboat
+replay: $(REPLAY_BIN)
+
+fuzz: deps
+	@tests/fuzz/run-fuzz.sh
+
+bench: deps $(BUILD)/lifeboat
+	@tests/bench/run.sh
+
+demo: deps $(BUILD)/lifeboat
+	@scripts/demo.sh
+
+lint:
+	@scripts/lint.sh
+
+clean:
+	rm -rf build
