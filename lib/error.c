@@ -56,7 +56,8 @@ int lb_err_prefix(int err, const char *fmt, ...)
 		memcpy(old, msg, sizeof old);
 	else
 		snprintf(old, sizeof old, "%s", lb_strerror(err));
-	snprintf(msg, sizeof msg, "%s: %s", ctx, old);
+	if (snprintf(msg, sizeof msg, "%s: %s", ctx, old) >= (int)sizeof msg)
+		memcpy(msg + sizeof msg - 4, "...", 4); /* a long message, cut */
 	errno = saved;
 	return err;
 }

@@ -10,16 +10,17 @@
 /* A relation between versions, as in "Depends: a (>= 1.0)". */
 enum lb_rel {
 	LB_REL_ANY = 0, /* no version constraint */
-	LB_REL_LT,      /* << (also accepted: lt, <) */
-	LB_REL_LE,      /* <= (le) */
+	LB_REL_LT,      /* << (also accepted: lt) */
+	LB_REL_LE,      /* <= (le, and the obsolete "<", which dpkg reads as <=) */
 	LB_REL_EQ,      /* =  (eq) */
 	LB_REL_NE,      /* only from vercmp's "ne" */
-	LB_REL_GE,      /* >= (ge) */
-	LB_REL_GT,      /* >> (gt, >) */
+	LB_REL_GE,      /* >= (ge, and the obsolete ">", which dpkg reads as >=) */
+	LB_REL_GT,      /* >> (gt) */
 };
 
 /* true if s is a syntactically valid Debian version (as dpkg accepts it:
- * epoch digits, upstream starting with a digit, allowed characters only). */
+ * epoch digits, allowed characters only, non-empty upstream and revision). An
+ * upstream part not starting with a digit is accepted, as dpkg only warns. */
 bool lb_version_valid(const char *s);
 
 /* <0, 0, >0 as a is older than, equal to, newer than b (dpkg's algorithm).

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* lifeboat apply --pool DIR FILE: converge the root to the desired state FILE. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "desired.h"
+#include "engine.h"
+
+int lb_parse_pool_args(int argc, char **argv, const char **pool, const char **file)
+{
+	*pool = NULL;
+	*file = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--pool") && i + 1 < argc)
+			*pool = argv[++i];
+		else if (!strncmp(argv[i], "--pool=", 7))
+			*pool = argv[i] + 7;
+		else if (argv[i][0] == '-' || *file)
+			return lb_errf(-LBE_USAGE, "%s: unexpected argument '%s'", argv[0], argv[i]);
+		else
+			*file = argv[i];
+	}
+	if (!*pool || !*file)
+		return lb_errf(-LBE_USAGE, "usage: lifeboat %s --pool DIR FILE", argv[0]);
+	return 0;
+}
+
+static int load(int argc, char **argv, const char **pool, struct lb_desired *d)
+{
+	const char *file;
+	int r = lb_parse_pool_args(argc, argv, pool, &file);
+	if (!r)
+		r = lb_desired_load(file, d);
+	return r ? lb_err_prefix(r, "%s", r == -LBE_USAGE ? "lifeboat" : file) : 0;
+}
+
+int cmd_plan(struct lb_ctx *ctx, int argc, char **argv)
+{
+	const char *pool;
+	struct lb_desired d;
+	int r = load(argc, argv, &pool, &d);
+	if (r)
+		return r;
+	struct lb_plan plan;
+	r = lb_plan_build(ctx, &d, pool, &plan);
+	if (!r) {
+		lb_plan_print(ctx, &plan, stdout);
+		if (!ctx->json)
+			printf("%zu to remove, %llu files (%llu KiB) to write, %zu paths to remove\n",
+			       plan.nrm, plan.files, plan.bytes >> 10, plan.nremoves);
+	}
+	lb_plan_free(&plan);
+	lb_desired_free(&d);
+	return r;
+}
+
+int cmd_apply(struct lb_ctx *ctx, int argc, char **argv)
+{
+	const char *pool;
+	struct lb_desired d;
+	int r = load(argc, argv, &pool, &d);
+	if (r)
+		return r;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct lb_plan plan;
+	r = lb_plan_build(ctx, &d, pool, &plan);
+	if (!r && ctx->json)
+		lb_plan_print(ctx, &plan, stdout);
+	if (!r)
+		r = lb_plan_apply(ctx, &plan);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (!r && !ctx->quiet) {
+		size_t counts[LB_ACT_REMOVE + 1] = {0};
+		for (size_t i = 0; i < plan.n; i++)
+			counts[plan.items[i].act]++;
+		counts[LB_ACT_REMOVE] = plan.nrm;
+		if (ctx->json)
+			printf("{\"event\":\"applied\",\"serial\":%llu,\"files\":%llu,\"seconds\":%.3f}\n",
+			       d.serial, plan.files, secs);
+		else
+			fprintf(stderr,
+			        "lifeboat: serial %llu applied: %zu installed, %zu upgraded, %zu "
+			        "downgraded, %zu removed, %zu unchanged; %llu files in %.2f s\n",
+			        d.serial, counts[LB_ACT_INSTALL], counts[LB_ACT_UPGRADE],
+			        counts[LB_ACT_DOWNGRADE], counts[LB_ACT_REMOVE], counts[LB_ACT_KEEP],
+			        plan.files, secs);
+	}
+	lb_plan_free(&plan);
+	lb_desired_free(&d);
+	return r;
+}

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/* lifeboat: the device agent. Global options, the lock, recovery, then one
+ * subcommand from the table below. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "engine.h"
+#include "fsop.h"
+
+#define LIFEBOAT_VERSION "0.1.0"
+#define LOCK_FILE "lock"
+
+static const struct lb_cmd commands[] = {
+	{"apply", "--pool DIR FILE", "converge the root to the desired-state FILE", cmd_apply,
+	 LB_CMD_CREATE},
+	{"plan", "--pool DIR FILE", "print what apply would do, change nothing", cmd_plan, 0},
+	{"list", "", "installed packages, one \"name version\" a line", cmd_list, 0},
+	{"status", "", "packages, serial and any interrupted transaction", cmd_status, 0},
+	{"files", "PKG", "files owned by PKG", cmd_files, 0},
+	{"verify", "[PKG...]", "compare installed files with the database", cmd_verify, 0},
+	{"recover", "", "finish or undo an interrupted transaction", cmd_recover,
+	 LB_CMD_NO_RECOVER},
+	{"vercmp", "A OP B", "exit 0 if the version relation holds (dpkg's operators)",
+	 cmd_vercmp, LB_CMD_NO_STATE},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: lifeboat [--root DIR] [--state DIR] [--json] [--wait] [--quiet]\n"
+	             "                [--no-scripts] [--allow-devices] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		char head[64];
+		snprintf(head, sizeof head, "%s %s", commands[i].name, commands[i].args);
+		fprintf(out, "  %-26s %s\n", head, commands[i].help);
+	}
+	fprintf(out, "\nexit status: 0 ok, 1 failure (or vercmp false / verify mismatch), 2 usage,\n"
+	             "3 locked, 4 bad desired state, 5 bad package, 6 system error (disk full, ...),\n"
+	             "7 maintainer script failed, 8 damaged or newer state format\n");
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		return -ENAMETOOLONG;
+	for (char *s = buf + 1;; s++) {
+		if (*s != '/' && *s)
+			continue;
+		char c = *s;
+		*s = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		if (!(*s = c))
+			break;
+	}
+	return 0;
+}
+
+static int take_lock(struct lb_ctx *ctx)
+{
+	ctx->lockfd = openat(ctx->statefd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (ctx->lockfd < 0)
+		return lb_errf(-errno, "%s/%s: %s", ctx->state, LOCK_FILE, strerror(errno));
+	if (flock(ctx->lockfd, LOCK_EX | LOCK_NB) == 0)
+		goto locked;
+	if (errno != EWOULDBLOCK)
+		return lb_errf(-errno, "lock %s/%s: %s", ctx->state, LOCK_FILE, strerror(errno));
+	char pid[32] = "";
+	ssize_t n = pread(ctx->lockfd, pid, sizeof pid - 1, 0);
+	pid[n > 0 ? n : 0] = 0;
+	pid[strcspn(pid, "\n")] = 0;
+	if (!ctx->wait)
+		return lb_errf(-LBE_LOCKED,
+		               "%s is in use by another lifeboat (pid %s); use --wait to wait for it",
+		               ctx->state, pid[0] ? pid : "?");
+	if (!ctx->quiet)
+		fprintf(stderr, "lifeboat: waiting for another lifeboat (pid %s)\n", pid[0] ? pid : "?");
+	if (flock(ctx->lockfd, LOCK_EX) < 0)
+		return lb_errf(-errno, "lock %s/%s: %s", ctx->state, LOCK_FILE, strerror(errno));
+locked:;
+	/* who holds it, for the message above; the lock itself is the kernel's */
+	char me[32];
+	int len = snprintf(me, sizeof me, "%ld\n", (long)getpid());
+	if (ftruncate(ctx->lockfd, 0) == 0 && pwrite(ctx->lockfd, me, (size_t)len, 0) < 0)
+		return 0;
+	return 0;
+}
+
+static int open_ctx(struct lb_ctx *ctx, const struct lb_cmd *cmd, char *statebuf, size_t size)
+{
+	ctx->rootfd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->rootfd < 0)
+		return lb_errf(-errno, "root %s: %s", ctx->root, strerror(errno));
+	if (!ctx->state) {
+		snprintf(statebuf, size, "%s%svar/lib/lifeboat", ctx->root,
+		         ctx->root[strlen(ctx->root) - 1] == '/' ? "" : "/");
+		ctx->state = statebuf;
+	}
+	if (cmd->flags & LB_CMD_CREATE) {
+		int r = mkdir_p(ctx->state);
+		if (r)
+			return lb_errf(r, "state directory %s: %s", ctx->state, strerror(-r));
+	}
+	ctx->statefd = open(ctx->state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->statefd < 0 && errno == ENOENT) {
+		/* nothing was ever installed here: an empty state */
+		if (mkdir_p(ctx->state) == 0)
+			ctx->statefd = open(ctx->state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (ctx->statefd < 0)
+		return lb_errf(-errno, "state directory %s: %s", ctx->state, strerror(errno));
+	char rr[PATH_MAX], sr[PATH_MAX];
+	if (realpath(ctx->root, rr) && realpath(ctx->state, sr)) {
+		size_t l = strlen(rr);
+		if (!strcmp(rr, "/"))
+			ctx->state_in_root = strdup(sr);
+		else if (!strncmp(sr, rr, l) && sr[l] == '/')
+			ctx->state_in_root = strdup(sr + l);
+	}
+	lb_fi_watch(ctx->root);
+	if (!ctx->state_in_root)
+		lb_fi_watch(ctx->state);
+	return take_lock(ctx);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"root", required_argument, 0, 'r'},   {"state", required_argument, 0, 's'},
+		{"json", no_argument, 0, 'j'},         {"wait", no_argument, 0, 'w'},
+		{"quiet", no_argument, 0, 'q'},        {"no-scripts", no_argument, 0, 'n'},
+		{"allow-devices", no_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
+		{"version", no_argument, 0, 'V'},      {0, 0, 0, 0},
+	};
+	struct lb_ctx ctx = {.root = "/", .rootfd = -1, .statefd = -1, .lockfd = -1};
+	int c;
+	while ((c = getopt_long(argc, argv, "+r:s:jwqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': ctx.root = optarg; break;
+		case 's': ctx.state = optarg; break;
+		case 'j': ctx.json = true; break;
+		case 'w': ctx.wait = true; break;
+		case 'q': ctx.quiet = true; break;
+		case 'n': ctx.no_scripts = true; break;
+		case 'd': ctx.allow_devices = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': puts("lifeboat " LIFEBOAT_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	const struct lb_cmd *cmd = NULL;
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[optind], commands[i].name))
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "lifeboat: unknown command '%s' (see lifeboat --help)\n", argv[optind]);
+		return 2;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "lifeboat: libsodium failed to initialise\n");
+		return 1;
+	}
+	lb_fi_init();
+	char statebuf[PATH_MAX];
+	int r = 0;
+	if (!(cmd->flags & LB_CMD_NO_STATE)) {
+		r = open_ctx(&ctx, cmd, statebuf, sizeof statebuf);
+		bool did;
+		if (!r && !(cmd->flags & LB_CMD_NO_RECOVER))
+			r = lb_recover(&ctx, &did);
+	}
+	if (!r)
+		r = cmd->run(&ctx, argc - optind, argv + optind);
+	lb_fi_done();
+	if (r > 0)
+		return r;
+	if (r < 0) {
+		const char *m = lb_err_msg();
+		fprintf(stderr, "lifeboat: %s\n", m[0] ? m : lb_strerror(r));
+		return lb_exit_code(r);
+	}
+	return 0;
+}

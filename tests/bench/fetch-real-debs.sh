@@ -1,0 +1,71 @@
+#!/bin/sh
+# Fetch the real-package set for the install benchmark.
+#
+#   tests/bench/fetch-real-debs.sh CACHEDIR
+#
+# Downloads (with `apt-get download`, from the configured Debian mirrors) the
+# packages listed below into CACHEDIR unless a previous run already did, keeps
+# only those without a preinst script (checked with `dpkg-deb -I`), names them
+# NAME_VERSION_ARCH.deb and writes CACHEDIR/desired (a lifeboat desired-state
+# document listing them). Libraries and data packages; none has an epoch in
+# its version, so file names need no %3a escaping.
+set -eu
+
+cache=${1:?usage: fetch-real-debs.sh CACHEDIR}
+
+PKGS="libssl3 libxml2 libsqlite3-0 libzstd1 liblzma5 libbz2-1.0 libicu72
+libpython3.11-minimal libpython3.11-stdlib python3.11 libstdc++6 libgcc-s1
+perl-modules-5.36 libglib2.0-0 libglib2.0-data libxcb1 libgnutls30 libnettle8
+libhogweed6 libp11-kit0 libtasn1-6 libunistring2 libidn2-0 libcurl4
+libnghttp2-14 libssh2-1 libkrb5-3 libgssapi-krb5-2 libk5crypto3 libkrb5support0
+libkeyutils1 libcom-err2 libldap-2.5-0 libsasl2-2 libsasl2-modules-db libpsl5
+libbrotli1 libexpat1 libffi8 libncursesw6 libtinfo6 libreadline8
+readline-common libedit2 libmd0 libbsd0 libpcre2-8-0 libselinux1 libuuid1
+libblkid1 libmount1 libsystemd0 libudev1 liblz4-1 libgcrypt20 libgpg-error0
+libjson-c5 libyaml-0-2 libevent-2.1-7 libpng16-16 libfreetype6 libfontconfig1
+libpixman-1-0 libcairo2 libharfbuzz0b libgraphite2-3
+libfribidi0 libtiff6 libwebp7 libdeflate0 libdb5.3 libgdbm6 manpages
+fonts-dejavu-core media-types"
+
+stamp="fetch-real-debs v1 $(echo $PKGS | cksum | cut -d' ' -f1)"
+if [ -f "$cache/.stamp" ] && [ "$(cat "$cache/.stamp")" = "$stamp" ]; then
+	exit 0
+fi
+
+rm -rf "$cache"
+mkdir -p "$cache/dl"
+cache=$(cd "$cache" && pwd)
+cd "$cache/dl"
+echo "fetch-real-debs: apt-get download of $(echo $PKGS | wc -w) packages into $cache" >&2
+# shellcheck disable=SC2086
+if ! apt-get -q -o APT::Sandbox::User=root download $PKGS >../apt.log 2>&1; then
+	echo "fetch-real-debs: apt-get download failed; running apt-get update and retrying" >&2
+	apt-get -q update >>../apt.log 2>&1
+	# shellcheck disable=SC2086
+	apt-get -q -o APT::Sandbox::User=root download $PKGS >>../apt.log 2>&1 || {
+		cat ../apt.log >&2
+		exit 1
+	}
+fi
+
+cd "$cache"
+kept=""
+for deb in dl/*.deb; do
+	if dpkg-deb -I "$deb" | grep -qE '^ +[0-9]+ bytes, +[0-9]+ lines +\*? *preinst'; then
+		echo "fetch-real-debs: skipping $(basename "$deb"): has a preinst" >&2
+		continue
+	fi
+	name=$(dpkg-deb -f "$deb" Package)
+	ver=$(dpkg-deb -f "$deb" Version)
+	arch=$(dpkg-deb -f "$deb" Architecture)
+	case $ver in *:*)
+		echo "fetch-real-debs: skipping $name: version $ver has an epoch" >&2
+		continue ;;
+	esac
+	mv "$deb" "${name}_${ver}_${arch}.deb"
+	kept="$kept${kept:+, }$name (= $ver)"
+done
+rm -rf dl
+[ -n "$kept" ] || { echo "fetch-real-debs: no usable package" >&2; exit 1; }
+printf 'Serial: 1\nPackages: %s\n' "$kept" >desired
+echo "$stamp" >.stamp

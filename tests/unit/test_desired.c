@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "desired.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define H1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define H2 "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+
+static int parse(const char *s, struct lb_desired *d)
+{
+	lb_err_clear();
+	return lb_desired_parse(s, strlen(s), d);
+}
+
+static const char good[] = "Format: 1\n"
+			   "Serial: 42\n"
+			   "Packages: zlib (= 1:1.2-3),\n"
+			   " base (= 1.0-1), app(=2.3)\n"
+			   "Group: lab\n"
+			   "SHA256:\n"
+			   " " H1 " 1234 base_1.0-1\n"
+			   " " H2 "  99\tzlib_1:1.2-3 \n"
+			   " 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF 7 app_2.3\n";
+
+static void test_good(void **state)
+{
+	struct lb_desired d;
+	assert_int_equal(parse(good, &d), 0);
+	assert_int_equal(d.format, 1);
+	assert_int_equal(d.serial, 42);
+	assert_int_equal(d.n, 3);
+	assert_string_equal(d.pkgs[0].name, "app");
+	assert_string_equal(d.pkgs[1].name, "base");
+	assert_string_equal(d.pkgs[2].name, "zlib");
+	assert_string_equal(d.pkgs[2].version, "1:1.2-3");
+	assert_string_equal(d.pkgs[1].sha256, H1);
+	assert_int_equal(d.pkgs[1].size, 1234);
+	assert_string_equal(d.pkgs[2].sha256, H2);
+	assert_int_equal(d.pkgs[2].size, 99);
+	assert_string_equal(d.pkgs[0].sha256, H1); /* lowercased */
+	const struct lb_desired_pkg *p = lb_desired_find(&d, "base");
+	assert_non_null(p);
+	assert_string_equal(p->version, "1.0-1");
+	assert_ptr_equal(lb_desired_find(&d, "app"), &d.pkgs[0]);
+	assert_ptr_equal(lb_desired_find(&d, "zlib"), &d.pkgs[2]);
+	assert_null(lb_desired_find(&d, "bas"));
+	assert_null(lb_desired_find(&d, "zzz"));
+	assert_null(lb_desired_find(&d, NULL));
+	assert_string_equal(lb_para_get(&d.doc.paras[0], "Group"), "lab");
+	lb_desired_free(&d);
+	assert_int_equal(d.n, 0);
+	assert_null(d.pkgs);
+	lb_desired_free(&d);
+}
+
+static void test_minimal(void **state)
+{
+	struct lb_desired d;
+	assert_int_equal(parse("Serial: 0\nPackages: aa (= 1)\n", &d), 0);
+	assert_int_equal(d.format, LB_DESIRED_FORMAT);
+	assert_int_equal(d.serial, 0);
+	assert_int_equal(d.n, 1);
+	assert_string_equal(d.pkgs[0].sha256, "");
+	assert_int_equal(d.pkgs[0].size, 0);
+	lb_desired_free(&d);
+
+	assert_int_equal(parse("Serial: 18446744073709551615\nPackages:\n", &d), 0);
+	assert_int_equal(d.serial, 18446744073709551615ULL);
+	assert_int_equal(d.n, 0);
+	assert_null(lb_desired_find(&d, "aa"));
+	lb_desired_free(&d);
+}
+
+#define SER "Serial: 1\n"
+#define PKGS "Packages: aa (= 1), bb (= 2)\n"
+
+/* Documents refused, the error and a piece of its message. */
+static const struct {
+	const char *in;
+	int err;
+	const char *msg;
+} bad_cases[] = {
+	{ "", -LBE_FORMAT, "empty desired state" },
+	{ "# nothing\n", -LBE_FORMAT, "empty desired state" },
+	{ SER PKGS "\nSerial: 2\n", -LBE_FORMAT, "line 4: more than one paragraph" },
+	{ PKGS, -LBE_FORMAT, "missing field 'Serial'" },
+	{ SER, -LBE_FORMAT, "missing field 'Packages'" },
+	{ "Serial: -1\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value" },
+	{ "Serial: 1x\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value" },
+	{ "Serial:\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value" },
+	{ "Serial: 18446744073709551616\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value" },
+	{ "Format: 2\n" SER PKGS, -LBE_FORMAT_VER, "Format 2 is newer than 1" },
+	{ "Format: 99999999999999999999999\n" SER PKGS, -LBE_FORMAT_VER, "is newer than 1" },
+	{ "Format: 0\n" SER PKGS, -LBE_FORMAT, "field 'Format': bad value" },
+	{ "Format: one\n" SER PKGS, -LBE_FORMAT, "field 'Format': bad value" },
+	{ SER "Packages: aa\n", -LBE_FORMAT, "'aa' without '(= version)'" },
+	{ SER "Packages: aa (>= 1)\n", -LBE_FORMAT, "'aa' without '(= version)'" },
+	{ SER "Packages: aa (= 1) | bb (= 1)\n", -LBE_FORMAT, "field 'Packages': alternatives" },
+	{ SER "Packages: aa:any (= 1)\n", -LBE_FORMAT, "'aa': architecture qualifier" },
+	{ SER "Packages: aa (= 1), bb (= 2), aa (= 3)\n", -LBE_FORMAT,
+	  "field 'Packages': duplicate package 'aa'" },
+	{ SER "Packages: aa (= 1-)\n", -LBE_FORMAT, "field 'Packages': bad version '1-'" },
+	{ SER "Packages: AA (= 1)\n", -LBE_FORMAT, "field 'Packages': bad package name 'AA'" },
+	{ SER "Packages: aa (= 1),\n", -LBE_FORMAT, "field 'Packages': trailing ','" },
+	{ SER PKGS "SHA256:\n " H1 " 1 aa_1\n", -LBE_FORMAT, "no entry for bb_2" },
+	{ SER PKGS "SHA256: " H1 " 1 aa_1\n " H1 " 1 aa_1\n", -LBE_FORMAT,
+	  "duplicate entry for aa" },
+	{ SER PKGS "SHA256:\n " H1 " 1 aa_2\n", -LBE_FORMAT, "entry 1: aa_2 is not in Packages" },
+	{ SER PKGS "SHA256:\n " H1 " 1 cc_1\n", -LBE_FORMAT, "entry 1: cc_1 is not in Packages" },
+	{ SER PKGS "SHA256:\n " H1 " 1 aa-1\n", -LBE_FORMAT, "entry 1: bad <name>_<version>" },
+	{ SER PKGS "SHA256:\n " H1 " 1 aa_\n", -LBE_FORMAT, "entry 1: bad <name>_<version>" },
+	{ SER PKGS "SHA256:\n " H1 " 1 _1\n", -LBE_FORMAT, "entry 1: bad <name>_<version>" },
+	{ SER PKGS "SHA256:\n " H1 " 1\n", -LBE_FORMAT, "entry 1: bad <name>_<version>" },
+	{ SER PKGS "SHA256:\n " H1 " 1 aa_1 x\n", -LBE_FORMAT, "entry 1: too many words" },
+	{ SER PKGS "SHA256:\n " H1 "0 1 aa_1\n", -LBE_FORMAT, "entry 1: bad hash" },
+	{ SER PKGS "SHA256:\n 0123 1 aa_1\n", -LBE_FORMAT, "entry 1: bad hash" },
+	{ SER PKGS "SHA256:\n " H1 " 1 aa_1\n g" H1 " 1 bb_2\n", -LBE_FORMAT,
+	  "entry 2: bad hash" },
+	{ SER PKGS "SHA256:\n " H1 " 0 aa_1\n", -LBE_FORMAT, "entry 1: bad size" },
+	{ SER PKGS "SHA256:\n " H1 " -5 aa_1\n", -LBE_FORMAT, "entry 1: bad size" },
+	{ SER PKGS "SHA256:\n " H1 " 99999999999999999999 aa_1\n", -LBE_FORMAT,
+	  "entry 1: bad size" },
+	{ SER PKGS "SHA256:\n " H1 " 1234567890123456789012345 aa_1\n", -LBE_FORMAT,
+	  "entry 1: bad size" },
+	{ SER PKGS "SHA256:\n " H1 "\n", -LBE_FORMAT, "entry 1: bad size" },
+	{ "Serial 1\n", -LBE_FORMAT, "line 1: field without a colon" },
+};
+
+static void test_bad(void **state)
+{
+	for (size_t i = 0; i < N(bad_cases); i++) {
+		struct lb_desired d;
+		int r = parse(bad_cases[i].in, &d);
+		if (r != bad_cases[i].err || !strstr(lb_err_msg(), bad_cases[i].msg))
+			fail_msg("case %zu: %d '%s', want %d '%s'", i, r, lb_err_msg(),
+				 bad_cases[i].err, bad_cases[i].msg);
+		assert_int_equal(d.n, 0);
+		assert_null(d.pkgs);
+		assert_int_equal(d.doc.n, 0);
+	}
+}
+
+static void test_many(void **state)
+{
+	size_t n = 2000, cap = n * 24 + 64, len = 0;
+	char *buf = malloc(cap);
+	struct lb_desired d;
+	assert_non_null(buf);
+	len += (size_t)snprintf(buf, cap, "Serial: 7\nPackages:");
+	for (size_t i = n; i-- > 0;)
+		len += (size_t)snprintf(buf + len, cap - len, "%s\n p%zu (= %zu)", i + 1 < n ? "," : "",
+					i, i);
+	assert_int_equal(lb_desired_parse(buf, len, &d), 0);
+	assert_int_equal(d.n, n);
+	for (size_t i = 1; i < n; i++)
+		assert_true(strcmp(d.pkgs[i - 1].name, d.pkgs[i].name) < 0);
+	for (size_t i = 0; i < n; i++) {
+		char name[32], ver[32];
+		snprintf(name, sizeof name, "p%zu", i);
+		snprintf(ver, sizeof ver, "%zu", i);
+		const struct lb_desired_pkg *p = lb_desired_find(&d, name);
+		assert_non_null(p);
+		assert_string_equal(p->version, ver);
+	}
+	lb_desired_free(&d);
+	free(buf);
+}
+
+static void test_load(void **state)
+{
+	char path[] = "/tmp/lb-test-desired-XXXXXX";
+	int fd = mkstemp(path);
+	struct lb_desired d;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, good, sizeof good - 1), (ssize_t)(sizeof good - 1));
+	close(fd);
+	assert_int_equal(lb_desired_load(path, &d), 0);
+	assert_int_equal(d.n, 3);
+	lb_desired_free(&d);
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "Packages:\n", 10), 10);
+	close(fd);
+	assert_int_equal(lb_desired_load(path, &d), -LBE_FORMAT);
+	assert_non_null(strstr(lb_err_msg(), path));
+	assert_non_null(strstr(lb_err_msg(), "missing field 'Serial'"));
+	unlink(path);
+
+	assert_int_equal(lb_desired_load(path, &d), -ENOENT);
+	assert_non_null(strstr(lb_err_msg(), path));
+	assert_int_equal(lb_desired_load("/tmp", &d), -EINVAL);
+	assert_non_null(strstr(lb_err_msg(), "not a regular file"));
+	assert_int_equal(d.n, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good), cmocka_unit_test(test_minimal),
+		cmocka_unit_test(test_bad),  cmocka_unit_test(test_many),
+		cmocka_unit_test(test_load),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
