@@ -101,7 +101,6 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t sz)
 static int parse_version(const char **pp, struct lb_dep_alt *alt)
 {
 	const char *p = skip_space(*pp);
-	char tmp[72];
 	size_t oplen = 1;
 	if (p[0] == '<' || p[0] == '>')
 		oplen = p[1] == p[0] || p[1] == '=' ? 2 : 1;
@@ -116,8 +115,10 @@ static int parse_version(const char **pp, struct lb_dep_alt *alt)
 	alt->version = strndup(v, (size_t)(p - v));
 	if (!alt->version)
 		return -ENOMEM;
-	if (!lb_version_valid(alt->version))
+	if (!lb_version_valid(alt->version)) {
+		char tmp[72];
 		return lb_errf(-LBE_FORMAT, "bad version '%s'", shown(v, (size_t)(p - v), tmp));
+	}
 	p = skip_space(p);
 	if (*p != ')')
 		return lb_errf(-LBE_FORMAT, "'%s': missing ')' after version", alt->name);
@@ -158,7 +159,8 @@ static int parse_alt(const char **pp, struct lb_dep_alt *alt)
 		p = skip_space(p);
 	}
 	if (*p == '[')
-		return lb_errf(-LBE_FORMAT, "'%s': architecture restriction not allowed", alt->name);
+		return lb_errf(-LBE_FORMAT, "'%s': architecture restriction not allowed",
+			       alt->name);
 	if (*p == '<')
 		return lb_errf(-LBE_FORMAT, "'%s': build profile not allowed", alt->name);
 	*pp = p;
@@ -303,12 +305,13 @@ static int dup_field(const struct lb_para *p, const char *field, bool (*valid)(c
 		     char **out)
 {
 	const char *v = lb_para_get(p, field);
-	char tmp[72];
 	if (!v)
 		return lb_errf(-LBE_FORMAT, "missing field '%s'", field);
-	if (!valid(v))
+	if (!valid(v)) {
+		char tmp[72];
 		return lb_errf(-LBE_FORMAT, "field '%s': bad value '%s'", field,
 			       shown(v, strlen(v), tmp));
+	}
 	*out = strdup(v);
 	return *out ? 0 : lb_errf(-ENOMEM, "out of memory");
 }
@@ -364,9 +367,9 @@ static int dep_fields(const struct lb_para *p, struct lb_pkginfo *pi)
 		struct lb_deplist *dl;
 		bool alts;
 	} f[] = {
-		{ "Depends", &pi->depends, true },     { "Pre-Depends", &pi->pre_depends, true },
+		{ "Depends", &pi->depends, true },	{ "Pre-Depends", &pi->pre_depends, true },
 		{ "Conflicts", &pi->conflicts, false }, { "Breaks", &pi->breaks, false },
-		{ "Replaces", &pi->replaces, false },   { "Provides", &pi->provides, false },
+		{ "Replaces", &pi->replaces, false },	{ "Provides", &pi->provides, false },
 	};
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
 		int r = lb_deplist_parse(lb_para_get(p, f[i].name), f[i].alts, f[i].dl);
@@ -404,7 +407,8 @@ bool lb_pkginfo_satisfies(const struct lb_pkginfo *pi, const struct lb_dep_alt *
 			continue;
 		if (alt->rel == LB_REL_ANY)
 			return true;
-		if (pv->rel == LB_REL_EQ && lb_version_satisfies(pv->version, alt->rel, alt->version))
+		if (pv->rel == LB_REL_EQ &&
+		    lb_version_satisfies(pv->version, alt->rel, alt->version))
 			return true;
 	}
 	return false;

@@ -23,15 +23,14 @@ static bool next_line(struct cursor *c, struct line *l)
 {
 	if (c->pos >= c->len)
 		return false;
+	size_t avail = c->len - c->pos;
 	const char *s = c->buf + c->pos;
-	const char *nl = memchr(s, '\n', c->len - c->pos);
-	size_t n = nl ? (size_t)(nl - s) : c->len - c->pos;
-	c->pos += n + (nl ? 1 : 0);
+	const char *nl = memchr(s, '\n', avail);
+	size_t n = nl ? (size_t)(nl - s) : avail;
+	c->pos += nl ? n + 1 : n;
 	c->line++;
-	if (n > 0 && s[n - 1] == '\r')
-		n--;
 	l->s = s;
-	l->n = n;
+	l->n = n && s[n - 1] == '\r' ? n - 1 : n;
 	return true;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The desired state document: one deb822 paragraph (see desired.h). */
+/* The desired state document: one deb822 paragraph (see desired.h). Messages do
+ * not name the file: callers prefix its path. */
 #include "desired.h"
 
 #include <errno.h>
@@ -59,8 +60,10 @@ static int take_pkgs(struct lb_desired *d, struct lb_deplist *dl)
 	for (size_t i = 0; i < dl->n; i++) {
 		const struct lb_dep_alt *a = &dl->deps[i].alts[0];
 		if (a->arch)
-			return lb_errf(-LBE_FORMAT, "field 'Packages': '%s': architecture "
-				       "qualifier not allowed", a->name);
+			return lb_errf(-LBE_FORMAT,
+				       "field 'Packages': '%s': architecture "
+				       "qualifier not allowed",
+				       a->name);
 		if (a->rel != LB_REL_EQ)
 			return lb_errf(-LBE_FORMAT, "field 'Packages': '%s' without '(= version)'",
 				       a->name);
@@ -175,8 +178,7 @@ static int parse_para(struct lb_desired *d, const struct lb_para *p)
 	if (r == -EINVAL || (v && !r && n == 0))
 		return lb_errf(-LBE_FORMAT, "field 'Format': bad value");
 	if (v && (r == -ERANGE || n > LB_DESIRED_FORMAT))
-		return lb_errf(-LBE_FORMAT_VER, "Format %s is newer than %d", v,
-			       LB_DESIRED_FORMAT);
+		return lb_errf(-LBE_FORMAT_VER, "Format %s is newer than %d", v, LB_DESIRED_FORMAT);
 	d->format = v ? (unsigned)n : LB_DESIRED_FORMAT;
 	v = lb_para_get(p, "Serial");
 	if (!v)
@@ -221,7 +223,7 @@ int lb_desired_load(const char *path, struct lb_desired *d)
 	memset(d, 0, sizeof *d);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return lb_errf(-errno, "%s: %s", path, strerror(errno));
+		return lb_errf(-errno, "open: %s", strerror(errno));
 	int r = fstat(fd, &st) < 0 ? -errno : 0;
 	if (!r && !S_ISREG(st.st_mode))
 		r = -EINVAL;
@@ -243,11 +245,11 @@ int lb_desired_load(const char *path, struct lb_desired *d)
 	close(fd);
 	if (r < 0) {
 		free(buf);
-		return lb_errf(r, "%s: %s", path, r == -EINVAL ? "not a regular file" : strerror(-r));
+		return lb_errf(r, "%s", r == -EINVAL ? "not a regular file" : strerror(-r));
 	}
 	r = lb_desired_parse(buf, len, d);
 	free(buf);
-	return r < 0 ? lb_err_prefix(r, "%s", path) : 0;
+	return r;
 }
 
 void lb_desired_free(struct lb_desired *d)

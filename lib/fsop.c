@@ -17,14 +17,38 @@ static long fi_calls;
 static const char *fi_count_file;
 static char *fi_watch[8];
 static int fi_nwatch;
-/* inodes written since their last sync: a small open-addressing set */
+/* inodes written since their last sync, with the size they had when they were
+ * last synced: a crash cuts them back to it (a small open-addressing table) */
 #define FI_SLOTS 65536
-static unsigned long long fi_dirty[FI_SLOTS];
+struct fi_slot {
+	unsigned long long key; /* 0 empty, 1 deleted */
+	off_t synced_size;
+};
+static struct fi_slot fi_dirty[FI_SLOTS];
 static long fi_ndirty;
 
 static unsigned long long fi_key(dev_t dev, ino_t ino)
 {
-	return ((unsigned long long)dev << 40) ^ (unsigned long long)ino ^ 1;
+	unsigned long long k = ((unsigned long long)dev << 40) ^ (unsigned long long)ino;
+	return k < 2 ? k + (1ULL << 63) : k; /* 0 and 1 mark empty and deleted slots */
+}
+
+static struct fi_slot *fi_find(unsigned long long k, int insert)
+{
+	struct fi_slot *tomb = NULL;
+	for (size_t i = k % FI_SLOTS, n = 0; n < FI_SLOTS; i = (i + 1) % FI_SLOTS, n++) {
+		if (fi_dirty[i].key == k)
+			return &fi_dirty[i];
+		if (fi_dirty[i].key == 1 && !tomb)
+			tomb = &fi_dirty[i];
+		if (fi_dirty[i].key == 0) {
+			if (!insert || fi_ndirty >= FI_SLOTS / 2)
+				return NULL;
+			fi_ndirty++;
+			return tomb ? tomb : &fi_dirty[i];
+		}
+	}
+	return NULL;
 }
 
 static void fi_mark(int fd, int dirty)
@@ -33,39 +57,41 @@ static void fi_mark(int fd, int dirty)
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
 	unsigned long long k = fi_key(st.st_dev, st.st_ino);
-	for (size_t i = k % FI_SLOTS, n = 0; n < FI_SLOTS; i = (i + 1) % FI_SLOTS, n++) {
-		if (fi_dirty[i] == k) {
-			if (!dirty)
-				fi_dirty[i] = 2; /* tombstone: never a real key (key is odd-ish) */
-			return;
-		}
-		if (fi_dirty[i] == 0) {
-			if (dirty && fi_ndirty < FI_SLOTS / 2) {
-				fi_dirty[i] = k;
-				fi_ndirty++;
-			}
-			return;
-		}
+	struct fi_slot *s = fi_find(k, dirty);
+	if (!s)
+		return;
+	if (!dirty) {
+		s->key = 1;
+		return;
+	}
+	if (s->key != k) {
+		s->key = k;
+		s->synced_size = st.st_size; /* what was there before this write */
 	}
 }
 
-static int fi_is_dirty(const struct stat *st)
+/* a file just created (or truncated): none of its data is on disk yet; this also
+ * forgets an earlier file whose inode number the new one reuses */
+static void fi_mark_new(int fd)
 {
-	unsigned long long k = fi_key(st->st_dev, st->st_ino);
-	for (size_t i = k % FI_SLOTS, n = 0; n < FI_SLOTS; i = (i + 1) % FI_SLOTS, n++) {
-		if (fi_dirty[i] == k)
-			return 1;
-		if (fi_dirty[i] == 0)
-			return 0;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return;
+	unsigned long long k = fi_key(st.st_dev, st.st_ino);
+	struct fi_slot *s = fi_find(k, 1);
+	if (s) {
+		s->key = k;
+		s->synced_size = 0;
 	}
-	return 0;
 }
 
 static int fi_drop(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)ftw;
-	if (flag == FTW_F && S_ISREG(st->st_mode) && fi_is_dirty(st))
-		if (truncate(path, 0) < 0)
+	struct fi_slot *s;
+	if (flag == FTW_F && S_ISREG(st->st_mode) && (s = fi_find(fi_key(st->st_dev, st->st_ino), 0)) &&
+	    s->synced_size < st->st_size)
+		if (truncate(path, s->synced_size) < 0)
 			perror(path);
 	return 0;
 }
@@ -114,6 +140,10 @@ void lb_fi_done(void)
 static inline void fi_point(void)
 {
 }
+static inline void fi_mark_new(int fd)
+{
+	(void)fd;
+}
 static inline void fi_mark(int fd, int dirty)
 {
 	(void)fd;
@@ -142,7 +172,10 @@ int lb_create_unsafe(int dirfd, const char *name, mode_t mode, int replace)
 	int fd = openat(dirfd, name,
 	                O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (replace ? O_TRUNC : O_EXCL),
 	                mode);
-	return fd < 0 ? neg_errno() : fd;
+	if (fd < 0)
+		return neg_errno();
+	fi_mark_new(fd);
+	return fd;
 }
 
 int lb_open_append(int dirfd, const char *name)

@@ -7,9 +7,11 @@
  *
  * The raw layer lets us read a member's decompressed stream to its very end
  * after tar's end-of-archive blocks, so that the decompressor checks its trailer
- * (CRC, sizes) and a truncated or corrupt stream is an error. Data passes
- * between layers as zero-copy blocks; memory is one read buffer plus
- * libarchive's own bounded state. */
+ * and a truncated or corrupt stream is an error. xz, zstd (when the frame has a
+ * checksum) and bzip2 check their own; libarchive does not check gzip's CRC-32
+ * and length, so we do. Data passes between layers as zero-copy blocks; our
+ * memory is one read buffer, plus libarchive's and the decompressors' state
+ * (note: xz dictionaries and zstd windows are sized by the input). */
 #include "deb.h"
 
 #include <archive.h>
@@ -28,10 +30,8 @@
 #define AR_HDR 60
 
 const char *const lb_script_names[LB_NSCRIPTS] = {
-	[LB_PREINST] = "preinst",
-	[LB_POSTINST] = "postinst",
-	[LB_PRERM] = "prerm",
-	[LB_POSTRM] = "postrm",
+	[LB_PREINST] = "preinst", [LB_POSTINST] = "postinst",
+	[LB_PRERM] = "prerm", [LB_POSTRM] = "postrm",
 };
 
 struct lb_deb_reader {
@@ -41,6 +41,10 @@ struct lb_deb_reader {
 	unsigned long long off;      /* bytes read (and hashed) so far */
 	unsigned long long mend;     /* where the current member ends in the file */
 	unsigned long long raw_bytes, raw_max; /* decompressed bytes, bound */
+	bool gzip;                   /* check the gzip trailer: */
+	uint32_t crc;                /* CRC-32 of the decompressed bytes */
+	unsigned char tail[8];       /* last bytes of the member */
+	uint32_t crctab[256];
 	crypto_hash_sha256_state sha;
 	struct archive *ar, *raw, *tar;
 	char member[64];             /* current member's name, for messages */
@@ -51,22 +55,15 @@ struct lb_deb_reader {
 	unsigned char buf[IOBUF_SIZE];
 };
 
-/* A path made safe for a one-line message: control characters become '?',
- * long ones are cut (size >= 8). */
+/* A name made safe for a one-line message: control characters become '?',
+ * long ones are cut. */
 static const char *shown(const char *s, char *buf, size_t size)
 {
-	size_t i, n = strlen(s);
-	bool cut = n >= size;
+	size_t i;
 
-	if (cut)
-		n = size - 4;
-	for (i = 0; i < n; i++)
+	for (i = 0; s[i] && i + 1 < size; i++)
 		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	if (cut) {
-		memcpy(buf + n, "...", 3);
-		n += 3;
-	}
-	buf[n] = 0;
+	buf[i] = 0;
 	return buf;
 }
 
@@ -91,7 +88,7 @@ int lb_deb_normalize_path(const char *in, char *out, size_t outsize)
 		len--;
 	if (len > LB_DEB_MAX_PATH || len >= outsize)
 		return lb_errf(-LBE_UNSAFE, "'%s' is too long", shown(in, sb, sizeof sb));
-	for (c = p; c < p + len; c = end + 1) {
+	for (c = p; c <= p + len; c = end + 1) {
 		end = memchr(c, '/', (size_t)(p + len - c));
 		if (!end)
 			end = p + len;
@@ -116,10 +113,13 @@ static int arc_err(struct lb_deb_reader *r, struct archive *a, const char *path)
 	const char *s = archive_error_string(a);
 	char pb[LB_DEB_MAX_PATH + 8] = "";
 
-	if (path)
-		snprintf(pb, sizeof pb, " '%s':", path);
 	if (r->ioerr)
 		return lb_errf(r->ioerr, "read: %s", strerror(-r->ioerr));
+	/* libarchive's reason for a short member varies: say "truncated" */
+	if (!r->eof && r->off < r->mend && pread(r->fd, pb, 1, (off_t)r->off) == 0)
+		r->eof = true;
+	if (path)
+		snprintf(pb, sizeof pb, " '%s':", path);
 	if (r->eof && r->off < r->mend)
 		return lb_errf(-LBE_DEB, "%s:%s truncated", r->member, pb);
 	if (archive_errno(a) == ENOMEM)
@@ -167,17 +167,40 @@ static ssize_t pull(struct archive *a, struct archive *up, const void **out)
 
 static ssize_t member_read(struct archive *a, void *p, const void **out)
 {
-	return pull(a, ((struct lb_deb_reader *)p)->ar, out);
+	struct lb_deb_reader *r = p;
+	ssize_t n = pull(a, r->ar, out);
+
+	if (n >= 8) {
+		memcpy(r->tail, (const unsigned char *)*out + n - 8, 8);
+	} else if (n > 0) {
+		memmove(r->tail, r->tail + n, 8 - (size_t)n);
+		memcpy(r->tail + 8 - n, *out, (size_t)n);
+	}
+	return n;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static ssize_t raw_read(struct archive *a, void *p, const void **out)
 {
 	struct lb_deb_reader *r = p;
 	ssize_t n = pull(a, r->raw, out);
+	const unsigned char *b = *out;
+	uint32_t c = ~r->crc;
 
-	if (n > 0 && (r->raw_bytes += (size_t)n) > r->raw_max) {
+	if (n <= 0)
+		return n;
+	if ((r->raw_bytes += (size_t)n) > r->raw_max) {
 		archive_set_error(a, EFBIG, "uncompressed size too large");
 		return -1;
+	}
+	if (r->gzip) {
+		for (ssize_t i = 0; i < n; i++)
+			c = r->crctab[(c ^ b[i]) & 0xff] ^ (c >> 8);
+		r->crc = ~c;
 	}
 	return n;
 }
@@ -207,6 +230,14 @@ static int open_member(struct lb_deb_reader *r, const char *base, bool data)
 	if (i == nc)
 		return lb_errf(-LBE_DEB, "%s: unsupported compression", r->member);
 	r->raw_bytes = 0;
+	r->crc = 0;
+	memset(r->tail, 0, sizeof r->tail);
+	r->gzip = comp[i].code == ARCHIVE_FILTER_GZIP;
+	for (uint32_t k = 0, c; r->gzip && k < 256; r->crctab[k++] = c)
+		for (c = k, n = 0; n < 8; n++)
+			c = c & 1 ? 0xedb88320 ^ (c >> 1) : c >> 1;
+	/* control.tar: members are bounded in read_control; this bounds headers
+	 * and padding (a stream after tar's end is read to its end) */
 	r->raw_max = data ? UINT64_MAX : 2ull * LB_DEB_MAX_CONTROL_TAR;
 	r->raw = archive_read_new();
 	r->tar = archive_read_new();
@@ -228,7 +259,8 @@ static int open_member(struct lb_deb_reader *r, const char *base, bool data)
 	return 0;
 }
 
-/* After tar's end: read the decompressed stream to its end (trailer checks). */
+/* After tar's end: read the decompressed stream to its end (trailer checks),
+ * then the rest of the member. */
 static int finish_member(struct lb_deb_reader *r)
 {
 	const void *b;
@@ -236,7 +268,13 @@ static int finish_member(struct lb_deb_reader *r)
 
 	while ((n = raw_read(r->tar, r, &b)) > 0)
 		;
-	return n < 0 ? arc_err(r, r->tar, NULL) : 0;
+	while (n == 0 && (n = member_read(r->tar, r, &b)) > 0)
+		n = 0;
+	if (n < 0)
+		return arc_err(r, r->tar, NULL);
+	if (r->gzip && (le32(r->tail) != r->crc || le32(r->tail + 4) != (uint32_t)r->raw_bytes))
+		return lb_errf(-LBE_DEB, "%s: gzip CRC or length mismatch", r->member);
+	return 0;
 }
 
 static int next_tar_entry(struct lb_deb_reader *r, struct archive_entry **e)
@@ -259,23 +297,10 @@ static int next_tar_entry(struct lb_deb_reader *r, struct archive_entry **e)
 	return rc == 1 ? 2 : 0;
 }
 
-/* Where a control.tar member goes: a script, LB_NSCRIPTS for control,
- * LB_NSCRIPTS + 1 for conffiles, -1 when ignored. */
-static int control_slot(const char *path)
-{
-	int i;
-
-	if (!strcmp(path, "control"))
-		return LB_NSCRIPTS;
-	if (!strcmp(path, "conffiles"))
-		return LB_NSCRIPTS + 1;
-	for (i = 0; i < LB_NSCRIPTS; i++)
-		if (!strcmp(path, lb_script_names[i]))
-			return i;
-	return -1;
-}
-
-/* control.tar: ./control, ./conffiles and the maintainer scripts into meta. */
+/* control.tar: ./control, ./conffiles and the maintainer scripts into meta;
+ * slots 0..LB_NSCRIPTS-1 are the scripts, then control, then conffiles. */
+#define CONTROL_SLOT LB_NSCRIPTS
+#define CONFFILES_SLOT (LB_NSCRIPTS + 1)
 static int read_control(struct lb_deb_reader *r, struct lb_deb_meta *meta)
 {
 	unsigned long long budget = LB_DEB_MAX_CONTROL_TAR;
@@ -294,8 +319,11 @@ static int read_control(struct lb_deb_reader *r, struct lb_deb_meta *meta)
 			return lb_errf(-LBE_DEB, "%s: members exceed %u bytes", r->member,
 				       LB_DEB_MAX_CONTROL_TAR);
 		budget -= (unsigned long long)size;
-		slot = control_slot(r->path);
-		if (rc == 2 || slot < 0)
+		for (slot = 0; slot <= CONFFILES_SLOT; slot++)
+			if (!strcmp(r->path, slot == CONTROL_SLOT ? "control" :
+				    slot == CONFFILES_SLOT ? "conffiles" : lb_script_names[slot]))
+				break;
+		if (rc == 2 || slot > CONFFILES_SLOT)
 			continue;
 		if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
 			return lb_errf(-LBE_DEB, "%s: '%s' is not a regular file", r->member,
@@ -303,15 +331,15 @@ static int read_control(struct lb_deb_reader *r, struct lb_deb_meta *meta)
 		if (seen & (1u << slot))
 			return lb_errf(-LBE_DEB, "%s: duplicate member '%s'", r->member, r->path);
 		seen |= 1u << slot;
-		if (slot == LB_NSCRIPTS && size > CONTROL_MAX)
+		if (slot == CONTROL_SLOT && size > CONTROL_MAX)
 			return lb_errf(-LBE_DEB, "%s: 'control' is larger than %u bytes",
 				       r->member, CONTROL_MAX);
 		if (!meta)
 			continue;
-		dst = slot == LB_NSCRIPTS ? &meta->control :
-		      slot == LB_NSCRIPTS + 1 ? &meta->conffiles : &meta->script[slot];
-		dlen = slot == LB_NSCRIPTS ? &meta->control_len :
-		       slot == LB_NSCRIPTS + 1 ? &meta->conffiles_len : &meta->script_len[slot];
+		dst = slot == CONTROL_SLOT ? &meta->control :
+		      slot == CONFFILES_SLOT ? &meta->conffiles : &meta->script[slot];
+		dlen = slot == CONTROL_SLOT ? &meta->control_len :
+		       slot == CONFFILES_SLOT ? &meta->conffiles_len : &meta->script_len[slot];
 		*dst = malloc((size_t)size + 1);
 		if (!*dst)
 			return -ENOMEM;
@@ -326,16 +354,23 @@ static int read_control(struct lb_deb_reader *r, struct lb_deb_meta *meta)
 		(*dst)[got] = 0;
 		*dlen = got;
 	}
-	if (!(seen & (1u << LB_NSCRIPTS)))
+	if (!(seen & (1u << CONTROL_SLOT)))
 		return lb_errf(-LBE_DEB, "%s: member 'control' missing", r->member);
 	return finish_member(r);
 }
+
+static const struct { mode_t ae; enum lb_ftype t; } ftypes[] = {
+	{ AE_IFREG, LB_FT_REG }, { AE_IFDIR, LB_FT_DIR }, { AE_IFLNK, LB_FT_SYMLINK },
+	{ AE_IFCHR, LB_FT_CHR }, { AE_IFBLK, LB_FT_BLK }, { AE_IFIFO, LB_FT_FIFO },
+};
+#define NFTYPES (sizeof ftypes / sizeof ftypes[0])
 
 static int fill_entry(struct lb_deb_reader *r, struct archive_entry *e,
 		      struct lb_deb_entry *de)
 {
 	const char *hl = archive_entry_hardlink(e);
 	la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+	size_t i;
 	int rc;
 
 	memset(de, 0, sizeof *de);
@@ -350,39 +385,20 @@ static int fill_entry(struct lb_deb_reader *r, struct archive_entry *e,
 		de->type = LB_FT_HARDLINK;
 		de->link = r->link;
 	} else {
-		switch (archive_entry_filetype(e)) {
-		case AE_IFREG:
-			de->type = LB_FT_REG;
-			if (archive_entry_size(e) < 0)
-				return lb_errf(-LBE_DEB, "%s: '%s': bad size", r->member, r->path);
-			de->size = (unsigned long long)archive_entry_size(e);
-			break;
-		case AE_IFDIR:
-			de->type = LB_FT_DIR;
-			break;
-		case AE_IFLNK:
-			de->type = LB_FT_SYMLINK;
-			de->link = archive_entry_symlink(e);
-			if (!de->link || !*de->link)
-				return lb_errf(-LBE_DEB, "%s: symlink '%s' without a target",
-					       r->member, r->path);
-			break;
-		case AE_IFCHR:
-			de->type = LB_FT_CHR;
-			break;
-		case AE_IFBLK:
-			de->type = LB_FT_BLK;
-			break;
-		case AE_IFIFO:
-			de->type = LB_FT_FIFO;
-			break;
-		case AE_IFSOCK:
-			return lb_errf(-LBE_UNSAFE, "%s: '%s' is a socket", r->member, r->path);
-		default:
-			return lb_errf(-LBE_UNSAFE, "%s: '%s' has an unknown file type",
-				       r->member, r->path);
-		}
+		for (i = 0; i < NFTYPES && ftypes[i].ae != archive_entry_filetype(e); i++)
+			;
+		if (i == NFTYPES)
+			return lb_errf(-LBE_UNSAFE, "%s: '%s' is %s", r->member, r->path,
+				       archive_entry_filetype(e) == AE_IFSOCK ? "a socket" :
+				       "of an unknown type");
+		de->type = ftypes[i].t;
 	}
+	if (de->type == LB_FT_REG && archive_entry_size(e) < 0)
+		return lb_errf(-LBE_DEB, "%s: '%s': bad size", r->member, r->path);
+	de->size = de->type == LB_FT_REG ? (unsigned long long)archive_entry_size(e) : 0;
+	if (de->type == LB_FT_SYMLINK &&
+	    (!(de->link = archive_entry_symlink(e)) || !de->link[0]))
+		return lb_errf(-LBE_DEB, "%s: symlink '%s' without a target", r->member, r->path);
 	if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
 		return lb_errf(-LBE_DEB, "%s: '%s': bad owner", r->member, r->path);
 	de->uid = (uid_t)uid;

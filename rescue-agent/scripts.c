@@ -94,7 +94,18 @@ int lb_script_run(struct lb_ctx *ctx, const char *pkg, enum lb_script which, con
 		env[2] = e1;
 		env[3] = e2;
 		execve(path, (char *const *)argv, env);
-		fprintf(stderr, "lifeboat: %s %s: exec %s: %s\n", pkg, sname, path, strerror(errno));
+		int e = errno;
+		char interp[128] = "";
+		FILE *f = e == ENOENT ? fopen(path, "re") : NULL;
+		if (f && fgets(interp, sizeof interp, f) && !strncmp(interp, "#!", 2))
+			interp[strcspn(interp, " \n")] = 0;
+		else
+			interp[0] = 0;
+		if (f)
+			fclose(f);
+		fprintf(stderr, "lifeboat: %s %s: exec %s: %s%s%s%s\n", pkg, sname, path, strerror(e),
+		        interp[0] ? " (is its interpreter " : "", interp[0] ? interp + 2 : "",
+		        interp[0] ? " in the root?)" : "");
 		_exit(127);
 	}
 	int status;

@@ -282,14 +282,13 @@ static int rollback(struct lb_ctx *ctx, struct lb_journal *j)
 		r = lb_unlink(ctx->statefd, LB_DB_NEW);
 	if (!r)
 		r = sync_all(ctx);
-	if (!r)
-		r = lb_journal_remove(j, ctx->statefd);
 	if (!r) {
 		struct lb_db db;
 		if (lb_db_load(ctx->statefd, LB_DB_FILE, &db) == 0) {
 			lb_script_gc(ctx, &db, NULL);
 			lb_db_free(&db);
 		}
+		r = lb_journal_remove(j, ctx->statefd);
 	}
 	return r ? lb_err_prefix(r, "roll back transaction %llu", j->txn) : 0;
 }
@@ -323,9 +322,18 @@ static int configure(struct lb_ctx *ctx, struct lb_journal *j, struct lb_db *db)
 	if (!order || !set || !pk)
 		goto out;
 	for (size_t i = 0; i < db->n; i++) {
+		struct lb_dbpkg *p = &db->pkgs[i];
 		for (size_t k = 0; j && k < j->nstates; k++)
-			if (!strcmp(j->states[k].pkg, db->pkgs[i].info.name))
-				db->pkgs[i].state = (enum lb_pkgstate)j->states[k].state;
+			if (!strcmp(j->states[k].pkg, p->info.name))
+				p->state = (enum lb_pkgstate)j->states[k].state;
+		if (p->state == LB_ST_INSTALLED &&
+		    (!p->config_version || strcmp(p->config_version, p->info.version))) {
+			free(p->config_version);
+			if (!(p->config_version = strdup(p->info.version))) {
+				r = -ENOMEM;
+				goto out;
+			}
+		}
 		if (db->pkgs[i].state == LB_ST_UNPACKED || db->pkgs[i].state == LB_ST_HALF_CONFIGURED) {
 			pk[n] = &db->pkgs[i];
 			set[n++] = &db->pkgs[i].info;
@@ -379,10 +387,10 @@ static int roll_forward(struct lb_ctx *ctx, struct lb_journal *j)
 	char saved[1024];
 	snprintf(saved, sizeof saved, "%s", lb_err_msg());
 	r = lb_db_save(ctx->statefd, &db);
+	if (!r) /* every post action has run: the database alone says what is referenced */
+		lb_script_gc(ctx, &db, NULL);
 	if (!r)
 		r = lb_journal_remove(j, ctx->statefd);
-	if (!r)
-		lb_script_gc(ctx, &db, NULL);
 	lb_db_free(&db);
 	if (cr) {
 		lb_errf(cr, "%s", saved);

@@ -11,6 +11,7 @@
 # same arguments give the same file tree. Does nothing if OUTDIR/.stamp records
 # the same parameters.
 set -eu
+export LC_ALL=C
 
 out=${1:?usage: gen-debs.sh OUTDIR [NPKGS] [NFILES]}
 npkgs=${2:-300}
@@ -25,7 +26,8 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 work=$(mktemp -d "${TMPDIR:-/tmp}/lb-gen.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM HUP
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM HUP
 
 # One awk process lays out every package tree: the file list (dirs + sizes)
 # and content cut from a fixed pseudo-random text pool at varying offsets, so
@@ -69,14 +71,15 @@ BEGIN {
 
 # Build (2 at a time); fixed mtimes so repeated generations are identical.
 find "$work" -exec touch -h -d @1700000000 {} +
-ls "$work" | xargs -P 2 -I{} sh -c \
+# shellcheck disable=SC2016
+find "$work" -mindepth 1 -maxdepth 1 -printf '%f\n' | xargs -P 2 -I{} sh -c \
 	'dpkg-deb --build --root-owner-group -Zgzip "$1/$2" "$3/$2_1.0-1_all.deb" >/dev/null' \
 	sh "$work" {} "$out"
 
 {
 	echo "Serial: 1"
 	printf 'Packages: '
-	ls "$work" | awk '{ printf "%s%s (= 1.0-1)", (NR > 1 ? ", " : ""), $0 } END { print "" }'
+	find "$work" -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | awk '{ printf "%s%s (= 1.0-1)", (NR > 1 ? ", " : ""), $0 } END { print "" }'
 } >"$out/desired"
 
 echo "$stamp" >"$out/.stamp"

@@ -39,7 +39,8 @@ tmpbase=${BENCH_TMPDIR:-build/bench-tmp}
 mkdir -p "$tmpbase"
 tmpbase=$(cd "$tmpbase" && pwd)
 work=$(mktemp -d "$tmpbase/run.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM HUP
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM HUP
 root=$work/root
 mkdir "$root"
 

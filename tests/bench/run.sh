@@ -41,8 +41,10 @@ fi
 
 mkdir -p "$cache" "$BENCH_TMPDIR"
 out=$(mktemp -d "$BENCH_TMPDIR/bench.XXXXXX")
-trap 'rm -rf "$out"' EXIT INT TERM HUP
+trap 'rm -rf "$out"' EXIT
+trap 'exit 130' INT TERM HUP
 start=$(date +%s)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 status=0
 
 # --- pools ---------------------------------------------------------------
@@ -69,17 +71,22 @@ mode_of() {
 for set in $sets; do
 	pool=$(pool_of "$set")
 	mode=$(mode_of "$set")
-	n=$(ls "$pool"/*.deb | wc -l)
+	n=$(find "$pool" -maxdepth 1 -name "*.deb" | wc -l)
 	mb=$(du -sm "$pool" | cut -f1)
 	echo "bench: $set: $n .debs ($mb MB), mode $mode, 1 warm-up + $runs runs per installer" >&2
+	case $set in
+	generated) src="tests/bench/gen-debs.sh: $nfiles files each, 200 B-20 KiB, dpkg-deb -Zgzip" ;;
+	real) src="apt-get download by tests/bench/fetch-real-debs.sh, none with a preinst" ;;
+	esac
+	echo "$set: $n .debs, $mb MB, in $pool ($src)" >>"$out/sets"
 	for i in warm $(seq 1 "$runs"); do
 		for tool in $tools; do
 			[ -f "$out/$set.$tool.failed" ] && continue
 			res=$out/$set.$tool.res
 			[ "$i" = warm ] && res=$out/$set.$tool.warm
-			man=""
-			[ "$i" = "$runs" ] && man=$out/$set.$tool.manifest
-			if ! "$here/install-bench.sh" "$tool" "$mode" "$pool" "$pool/desired" "$res" $man; then
+			set -- "$tool" "$mode" "$pool" "$pool/desired" "$res"
+			[ "$i" = "$runs" ] && set -- "$@" "$out/$set.$tool.manifest"
+			if ! "$here/install-bench.sh" "$@"; then
 				touch "$out/$set.$tool.failed"
 				status=1
 				continue
@@ -95,11 +102,13 @@ median() { # column of a results file
 }
 
 echo
-echo "lifeboat install benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, roots on $(df -P "$BENCH_TMPDIR" | awk 'NR == 2 { print $1 }'))"
+echo "lifeboat install benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, roots on $(df -P "$BENCH_TMPDIR" | awk 'NR == 2 { print $1 }'),"
+echo "load average $load0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end: other work on the machine skews fsync-heavy timings)"
 echo "wall: median of $runs runs after 1 warm-up (date +%s%N around the command); peak RSS: median of"
 echo "/usr/bin/time %M; files: non-directory entries in the result root outside var/lib/{dpkg,lifeboat}."
 echo "dpkg: --root R --refuse-unsafe-io (stock per-file fsync) --force-depends -i (generated) / --unpack (real);"
 echo "lifeboat: --root R [--no-scripts for real] apply --pool POOL desired. Fresh empty root each run."
+cat "$out/sets"
 echo
 printf '%-10s %-9s %7s %9s %9s %12s\n' set installer files wall_s files/s peak_RSS_KiB
 for set in $sets; do

@@ -16,10 +16,10 @@ static const struct {
 	const char *name;
 	bool valid;
 } name_cases[] = {
-	{ "ab", true },	   { "libc6", true },  { "g++", true },	   { "libstdc++6", true },
-	{ "0ad", true },   { "a-b.c+d", true }, { "python3.11", true }, { "a", false },
-	{ "", false },	   { "Ab", false },    { "-ab", false },   { ".ab", false },
-	{ "+ab", false },  { "a_b", false },   { "a b", false },   { "a:b", false },
+	{ "ab", true },		{ "libc6", true },   { "g++", true },	     { "libstdc++6", true },
+	{ "0ad", true },	{ "a-b.c+d", true }, { "python3.11", true }, { "a", false },
+	{ "", false },		{ "Ab", false },     { "-ab", false },	     { ".ab", false },
+	{ "+ab", false },	{ "a_b", false },    { "a b", false },	     { "a:b", false },
 	{ "a\xc3\xa9", false },
 };
 
@@ -80,7 +80,8 @@ static void test_dep_fields(void **state)
 	assert_int_equal(dl.deps[1].n, 1);
 
 	char buf[8];
-	assert_int_equal(lb_deplist_format(&dl, buf, sizeof buf), strlen("aa (>= 1.0) | bb:any, cc"));
+	assert_int_equal(lb_deplist_format(&dl, buf, sizeof buf),
+			 strlen("aa (>= 1.0) | bb:any, cc"));
 	assert_string_equal(buf, "aa (>= ");
 	assert_int_equal(lb_deplist_format(&dl, NULL, 0), strlen("aa (>= 1.0) | bb:any, cc"));
 	assert_int_equal(lb_dep_format(&dl.deps[0], buf, 1), strlen("aa (>= 1.0) | bb:any"));
@@ -127,7 +128,9 @@ static const struct {
 	{ "aa (>= 1) x", true, "unexpected 'x'" },
 	{ "aa)", true, "unexpected ')'" },
 	{ "(>= 1)", true, "missing package name" },
-	{ "aa\x1b" "x", true, "bad package name 'aa?x'" },
+	{ "aa\x1b"
+	  "x",
+	  true, "bad package name 'aa?x'" },
 };
 
 static void test_dep_bad(void **state)
@@ -198,8 +201,7 @@ static const struct {
 	{ "!Package: pp\nArchitecture: all\n", "missing field 'Version'" },
 	{ "!Package: pp\nVersion: 1\n", "missing field 'Architecture'" },
 	{ "!Package: P\nVersion: 1\nArchitecture: all\n", "field 'Package': bad value 'P'" },
-	{ "!Package: pp\nVersion: 1.0-\nArchitecture: all\n",
-	  "field 'Version': bad value '1.0-'" },
+	{ "!Package: pp\nVersion: 1.0-\nArchitecture: all\n", "field 'Version': bad value '1.0-'" },
 	{ "!Package: pp\nVersion: 1\nArchitecture: AMD64\n",
 	  "field 'Architecture': bad value 'AMD64'" },
 	{ "!Package: pp\nVersion: 1\nArchitecture: \n", "field 'Architecture': bad value ''" },
@@ -247,12 +249,15 @@ static const struct {
 	const char *dep;
 	bool sat;
 } sat_cases[] = {
-	{ "app", true },	      { "app (= 2.0-1)", true },    { "app (>= 2)", true },
-	{ "app (<< 2.0-1)", false },   { "app (>> 2.0)", true },	    { "app:any (= 2.0-1)", true },
-	{ "other", false },	      { "virt", true },		    { "virt (>= 1)", false },
-	{ "api", true },	      { "api (= 3)", true },	    { "api (>= 2)", true },
-	{ "api (<< 3)", false },       { "api (>> 3)", false },	    { "ap", false },
-	{ "app (<= 1.9)", false },     { "app (< 2.0-1)", true },    { "api (> 3)", true },
+	{ "app", true },	   { "app (= 2.0-1)", true },
+	{ "app (>= 2)", true },	   { "app (<< 2.0-1)", false },
+	{ "app (>> 2.0)", true },  { "app:any (= 2.0-1)", true },
+	{ "other", false },	   { "virt", true },
+	{ "virt (>= 1)", false },  { "api", true },
+	{ "api (= 3)", true },	   { "api (>= 2)", true },
+	{ "api (<< 3)", false },   { "api (>> 3)", false },
+	{ "ap", false },	   { "app (<= 1.9)", false },
+	{ "app (< 2.0-1)", true }, { "api (> 3)", true },
 };
 
 static void test_satisfies(void **state)
@@ -278,9 +283,9 @@ static void test_satisfies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pkgname),	    cmocka_unit_test(test_dep_ok),
-		cmocka_unit_test(test_dep_fields),  cmocka_unit_test(test_dep_bad),
-		cmocka_unit_test(test_pkginfo),	    cmocka_unit_test(test_pkginfo_bad),
+		cmocka_unit_test(test_pkgname),	   cmocka_unit_test(test_dep_ok),
+		cmocka_unit_test(test_dep_fields), cmocka_unit_test(test_dep_bad),
+		cmocka_unit_test(test_pkginfo),	   cmocka_unit_test(test_pkginfo_bad),
 		cmocka_unit_test(test_satisfies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,8 @@
 
 #include "deb.h"
 
+#define UNUSED __attribute__((unused))
+
 static char dir[] = "/tmp/lb-test-deb.XXXXXX";
 
 static const char *fx(const char *name)
@@ -33,7 +35,7 @@ static const char *fx(const char *name)
 	return p[i];
 }
 
-static int setup(void **state)
+static int setup(void **state UNUSED)
 {
 	char cmd[PATH_MAX * 2], script[PATH_MAX];
 	const char *slash = strrchr(__FILE__, '/');
@@ -50,7 +52,7 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static int teardown(void **state UNUSED)
 {
 	char cmd[PATH_MAX + 16];
 
@@ -175,7 +177,7 @@ static void sha256sum(const char *path, char hex[65])
 
 /* ---- lb_deb_normalize_path ---- */
 
-static void test_normalize(void **state)
+static void test_normalize(void **state UNUSED)
 {
 	static const struct { const char *in, *out; int rc; } t[] = {
 		{ "./usr/bin/x", "usr/bin/x", 0 },
@@ -303,20 +305,20 @@ static void check_full(const char *name, const char *partial)
 	assert_int_equal(s->nread, 10);
 }
 
-static void test_compressions(void **state)
+static void test_compressions(void **state UNUSED)
 {
 	for (size_t i = 0; i < sizeof full_debs / sizeof full_debs[0]; i++)
 		check_full(full_debs[i], NULL);
 }
 
-static void test_partial_read(void **state)
+static void test_partial_read(void **state UNUSED)
 {
 	for (size_t i = 0; i < sizeof full_debs / sizeof full_debs[0]; i++)
 		check_full(full_debs[i], "usr/share/t/big");
 }
 
 /* Same hash and size whatever the caller asks for. */
-static void test_no_fn_no_meta(void **state)
+static void test_no_fn_no_meta(void **state UNUSED)
 {
 	char a[65], b[65];
 	unsigned long long sa, sb;
@@ -391,7 +393,7 @@ static void check_types(const char *name)
 	assert_int_equal(s->nread, 0);
 }
 
-static void test_types(void **state)
+static void test_types(void **state UNUSED)
 {
 	static const char *const names[] = { "py-types.deb", "py-types-bz2.deb", "py-types-gz.deb",
 		"py-types-none.deb", "py-types-pax.deb", "py-control-xz.deb", "py-control-none.deb",
@@ -401,7 +403,7 @@ static void test_types(void **state)
 		check_types(names[i]);
 }
 
-static void test_scripts_xz_none(void **state)
+static void test_scripts_xz_none(void **state UNUSED)
 {
 	static const char *const names[] = { "py-control-xz.deb", "py-control-none.deb" };
 
@@ -414,7 +416,7 @@ static void test_scripts_xz_none(void **state)
 	}
 }
 
-static void test_non_ascii(void **state)
+static void test_non_ascii(void **state UNUSED)
 {
 	static const char *const names[] = { "py-utf8-pax.deb", "py-utf8-gnu.deb" };
 
@@ -429,7 +431,7 @@ static void test_non_ascii(void **state)
 
 /* libarchive's tar reader maps a socket mode and unknown type flags to regular
  * files; whatever it does, a socket must never reach the caller. */
-static void test_socket_never_reported(void **state)
+static void test_socket_never_reported(void **state UNUSED)
 {
 	static const char *const names[] = { "py-socket.deb", "py-unknown-type.deb" };
 
@@ -448,7 +450,7 @@ static void test_socket_never_reported(void **state)
 
 /* ---- errors ---- */
 
-static void test_errors(void **state)
+static void test_errors(void **state UNUSED)
 {
 	static const struct { const char *name; int rc; const char *msg; } t[] = {
 		{ "py-not-ar.deb", -LBE_DEB, "not a .deb" },
@@ -513,7 +515,7 @@ static int memfd_of(const char *name, size_t *len)
 	return fd;
 }
 
-static void test_trailing_garbage(void **state)
+static void test_trailing_garbage(void **state UNUSED)
 {
 	size_t len;
 	int fd = memfd_of("small-gzip.deb", &len);
@@ -527,10 +529,10 @@ static void test_trailing_garbage(void **state)
 }
 
 /* Every truncation of a small package fails, whatever the compression. */
-static void test_truncation_every_offset(void **state)
+static void test_truncation_every_offset(void **state UNUSED)
 {
 	static const char *const names[] = { "small-gzip.deb", "small-xz.deb", "small-zstd.deb",
-					     "py-types-bz2.deb", "py-underscore.deb" };
+					     "small-none.deb", "py-types-bz2.deb" };
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		size_t len;
@@ -540,6 +542,9 @@ static void test_truncation_every_offset(void **state)
 		for (size_t l = len; l-- > 0;) {
 			struct walk w = { 0 };
 			int rc;
+			/* keep uncompressed small-none.deb (20 KiB) quick */
+			if (l > 2048 && l + 1024 < len && l % 61)
+				continue;
 			assert_int_equal(ftruncate(fd, (off_t)l), 0);
 			rc = run_fd(fd, NULL, &w, NULL, NULL);
 			if (rc != -LBE_DEB)
@@ -550,13 +555,13 @@ static void test_truncation_every_offset(void **state)
 }
 
 /* Larger packages at a few offsets (and the message says "truncated"). */
-static void test_truncation_large(void **state)
+static void test_truncation_large(void **state UNUSED)
 {
 	for (size_t i = 0; i < sizeof full_debs / sizeof full_debs[0]; i++) {
 		size_t len;
 		int fd = memfd_of(full_debs[i], &len);
 
-		for (size_t k = 1; k <= 24; k++) {
+		for (size_t k = 24; k >= 1; k--) { /* shrinking only: no zero fill */
 			size_t l = k == 24 ? len - 1 : len * k / 24 + k;
 			struct walk w = { 0 };
 			int rc;
@@ -592,14 +597,15 @@ static void member_span(int fd, size_t len, const char *name, size_t *off, size_
 
 /* A damaged byte anywhere in a checksummed compressed stream is an error (the
  * decompressed stream is read to its end so that the trailer is checked). */
-static void test_corrupt_byte(void **state)
+static void test_corrupt_byte(void **state UNUSED)
 {
 	static const struct { const char *name, *member; size_t skip; } t[] = {
 		{ "full-gzip.deb", "data.tar.gz", 10 },  /* gzip header mtime/os: not checked */
 		{ "full-xz.deb", "data.tar.xz", 0 },
 		{ "small-gzip.deb", "control.tar.gz", 10 },
 		{ "small-xz.deb", "data.tar.xz", 0 },
-		{ "py-types-bz2.deb", "data.tar.bz2", 0 },
+		{ "full-zstd.deb", "data.tar.zst", 0 }, /* dpkg-deb writes zstd checksums */
+		/* not bzip2: some bits of its Huffman tables are unused */
 	};
 
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -607,8 +613,11 @@ static void test_corrupt_byte(void **state)
 		int fd = memfd_of(t[i].name, &len);
 
 		member_span(fd, len, t[i].member, &off, &size);
-		for (size_t k = 0; k < 40; k++) {
-			size_t p = off + t[i].skip + (size - t[i].skip) * k / 40;
+		size_t spread = size > 100000 ? 16 : 40;
+
+		for (size_t k = 0; k < spread + 8; k++) { /* spread out, then the last 8 */
+			size_t p = k < spread ? off + t[i].skip + (size - t[i].skip) * k / spread :
+						off + size - (k - spread + 1);
 			unsigned char c, x;
 			int rc;
 			assert_int_equal(pread(fd, &c, 1, (off_t)p), 1);
@@ -627,7 +636,7 @@ static void test_corrupt_byte(void **state)
 
 /* ---- the callback ---- */
 
-static void test_callback_stops(void **state)
+static void test_callback_stops(void **state UNUSED)
 {
 	struct walk w = { .stop_at = 2, .stop_rc = 42 };
 	struct lb_deb_meta m;
@@ -657,7 +666,7 @@ static int read_after_end(void *ctx, const struct lb_deb_entry *e, struct lb_deb
 	return 0;
 }
 
-static void test_data_read_edges(void **state)
+static void test_data_read_edges(void **state UNUSED)
 {
 	int fd = open(fx("py-types.deb"), O_RDONLY | O_CLOEXEC), n = 0;
 
@@ -668,7 +677,7 @@ static void test_data_read_edges(void **state)
 
 /* A damaged data stream seen through lb_deb_data_read fails even if the
  * callback ignores the error. */
-static int ignore_errors(void *ctx, const struct lb_deb_entry *e, struct lb_deb_reader *r)
+static int ignore_errors(void *ctx, const struct lb_deb_entry *e UNUSED, struct lb_deb_reader *r)
 {
 	char buf[4096];
 	ssize_t n;
@@ -680,7 +689,7 @@ static int ignore_errors(void *ctx, const struct lb_deb_entry *e, struct lb_deb_
 	return 0;
 }
 
-static void test_data_read_error_sticky(void **state)
+static void test_data_read_error_sticky(void **state UNUSED)
 {
 	size_t len, off, size;
 	int fd = memfd_of("full-xz.deb", &len), errs = 0;
@@ -694,7 +703,7 @@ static void test_data_read_error_sticky(void **state)
 	close(fd);
 }
 
-static void test_io_errors(void **state)
+static void test_io_errors(void **state UNUSED)
 {
 	int p[2], d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 

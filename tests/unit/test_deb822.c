@@ -55,8 +55,8 @@ static const struct {
 } ok_cases[] = {
 	{ "", 0, NULL, NULL },
 	{ "\n\n  \n\t\n", 0, NULL, NULL },
-	{ "A: b", 1, "A", "b" },                               /* no final newline */
-	{ "A: b\r\nC: d\r\n\r\nE: f\r\n", 2, "E", "f" },      /* CRLF */
+	{ "A: b", 1, "A", "b" },			 /* no final newline */
+	{ "A: b\r\nC: d\r\n\r\nE: f\r\n", 2, "E", "f" }, /* CRLF */
 	{ "A: b\r\n x\r\n", 1, "A", "b\nx" },
 	{ "A:b", 1, "a", "b" },
 	{ "A:", 1, "A", "" },
@@ -65,7 +65,7 @@ static const struct {
 	{ "A: x:y: z", 1, "A", "x:y: z" },
 	{ "# comment\nA: b\n#c\n", 1, "A", "b" },
 	{ "A: b\n# comment inside\n c\n", 1, "A", "b\nc" },
-	{ "A: b\n \t \nC: d\n", 2, "C", "d" },                /* blank-ish separator */
+	{ "A: b\n \t \nC: d\n", 2, "C", "d" }, /* blank-ish separator */
 	{ "A: b\n .\n", 1, "A", "b\n" },
 	{ "A: b\n ..\n", 1, "A", "b\n.." },
 	{ "A: b\n  .\n", 1, "A", "b\n ." },
@@ -182,8 +182,8 @@ static void test_get(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic), cmocka_unit_test(test_ok),
-		cmocka_unit_test(test_bad),   cmocka_unit_test(test_nul),
+		cmocka_unit_test(test_basic),  cmocka_unit_test(test_ok),
+		cmocka_unit_test(test_bad),    cmocka_unit_test(test_nul),
 		cmocka_unit_test(test_limits), cmocka_unit_test(test_get),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

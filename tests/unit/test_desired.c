@@ -24,15 +24,16 @@ static int parse(const char *s, struct lb_desired *d)
 	return lb_desired_parse(s, strlen(s), d);
 }
 
-static const char good[] = "Format: 1\n"
-			   "Serial: 42\n"
-			   "Packages: zlib (= 1:1.2-3),\n"
-			   " base (= 1.0-1), app(=2.3)\n"
-			   "Group: lab\n"
-			   "SHA256:\n"
-			   " " H1 " 1234 base_1.0-1\n"
-			   " " H2 "  99\tzlib_1:1.2-3 \n"
-			   " 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF 7 app_2.3\n";
+static const char good[] =
+	"Format: 1\n"
+	"Serial: 42\n"
+	"Packages: zlib (= 1:1.2-3),\n"
+	" base (= 1.0-1), app(=2.3)\n"
+	"Group: lab\n"
+	"SHA256:\n"
+	" " H1 " 1234 base_1.0-1\n"
+	" " H2 "  99\tzlib_1:1.2-3 \n"
+	" 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF 7 app_2.3\n";
 
 static void test_good(void **state)
 {
@@ -126,8 +127,7 @@ static const struct {
 	{ SER PKGS "SHA256:\n " H1 " 1 aa_1 x\n", -LBE_FORMAT, "entry 1: too many words" },
 	{ SER PKGS "SHA256:\n " H1 "0 1 aa_1\n", -LBE_FORMAT, "entry 1: bad hash" },
 	{ SER PKGS "SHA256:\n 0123 1 aa_1\n", -LBE_FORMAT, "entry 1: bad hash" },
-	{ SER PKGS "SHA256:\n " H1 " 1 aa_1\n g" H1 " 1 bb_2\n", -LBE_FORMAT,
-	  "entry 2: bad hash" },
+	{ SER PKGS "SHA256:\n " H1 " 1 aa_1\n g" H1 " 1 bb_2\n", -LBE_FORMAT, "entry 2: bad hash" },
 	{ SER PKGS "SHA256:\n " H1 " 0 aa_1\n", -LBE_FORMAT, "entry 1: bad size" },
 	{ SER PKGS "SHA256:\n " H1 " -5 aa_1\n", -LBE_FORMAT, "entry 1: bad size" },
 	{ SER PKGS "SHA256:\n " H1 " 99999999999999999999 aa_1\n", -LBE_FORMAT,
@@ -160,8 +160,8 @@ static void test_many(void **state)
 	assert_non_null(buf);
 	len += (size_t)snprintf(buf, cap, "Serial: 7\nPackages:");
 	for (size_t i = n; i-- > 0;)
-		len += (size_t)snprintf(buf + len, cap - len, "%s\n p%zu (= %zu)", i + 1 < n ? "," : "",
-					i, i);
+		len += (size_t)snprintf(buf + len, cap - len, "%s\n p%zu (= %zu)",
+					i + 1 < n ? "," : "", i, i);
 	assert_int_equal(lb_desired_parse(buf, len, &d), 0);
 	assert_int_equal(d.n, n);
 	for (size_t i = 1; i < n; i++)
@@ -195,14 +195,13 @@ static void test_load(void **state)
 	assert_int_equal(write(fd, "Packages:\n", 10), 10);
 	close(fd);
 	assert_int_equal(lb_desired_load(path, &d), -LBE_FORMAT);
-	assert_non_null(strstr(lb_err_msg(), path));
-	assert_non_null(strstr(lb_err_msg(), "missing field 'Serial'"));
+	assert_string_equal(lb_err_msg(), "missing field 'Serial'");
 	unlink(path);
 
 	assert_int_equal(lb_desired_load(path, &d), -ENOENT);
-	assert_non_null(strstr(lb_err_msg(), path));
+	assert_string_equal(lb_err_msg(), "open: No such file or directory");
 	assert_int_equal(lb_desired_load("/tmp", &d), -EINVAL);
-	assert_non_null(strstr(lb_err_msg(), "not a regular file"));
+	assert_string_equal(lb_err_msg(), "not a regular file");
 	assert_int_equal(d.n, 0);
 }
 

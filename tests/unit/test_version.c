@@ -23,24 +23,24 @@ static const struct {
 	{ "0:0", true },
 	{ "00:1", true },
 	{ "1.0-1", true },
-	{ "1:2:3", true },          /* upstream may contain ':' after an epoch */
-	{ "1.0-1-2", true },        /* upstream "1.0-1", revision "2" */
+	{ "1:2:3", true },   /* upstream may contain ':' after an epoch */
+	{ "1.0-1-2", true }, /* upstream "1.0-1", revision "2" */
 	{ "1.0+dfsg~rc1-0ubuntu1", true },
 	{ "1.0-a.b+c~d", true },
 	{ "2147483647:0", true },
-	{ "a1.0", true },           /* dpkg only warns */
+	{ "a1.0", true }, /* dpkg only warns */
 	{ "~", true },
 	{ "", false },
-	{ ":1.0", false },          /* empty epoch */
+	{ ":1.0", false }, /* empty epoch */
 	{ "a:1.0", false },
 	{ "1a:1.0", false },
 	{ "-1:1.0", false },
-	{ "2147483648:1", false },  /* epoch too big */
+	{ "2147483648:1", false }, /* epoch too big */
 	{ "99999999999999999999:1", false },
-	{ "1:", false },            /* empty upstream */
+	{ "1:", false }, /* empty upstream */
 	{ "-1", false },
 	{ "1:-1", false },
-	{ "1.0-", false },          /* empty revision */
+	{ "1.0-", false }, /* empty revision */
 	{ "1.0-1-", false },
 	{ "1.0 1", false },
 	{ " 1.0", false },
@@ -48,7 +48,7 @@ static const struct {
 	{ "1.0\n", false },
 	{ "1.0_1", false },
 	{ "1.0/2", false },
-	{ "1.0-1:2", false },       /* ':' not allowed in the revision */
+	{ "1.0-1:2", false }, /* ':' not allowed in the revision */
 	{ "1.0-1_2", false },
 	{ "1.0\x80", false },
 	{ "1.0\xc3\xa9", false },
@@ -84,8 +84,8 @@ static const struct {
 	{ "1.0~~a", "1.0~~", 1 },
 	{ "1.0~", "1.0", -1 },
 	{ "1.0", "1.0a", -1 },
-	{ "1.0a", "1.0+", -1 },     /* letters before non-letters */
-	{ "1.0+", "1.0.", -1 },     /* non-letters by ASCII */
+	{ "1.0a", "1.0+", -1 }, /* letters before non-letters */
+	{ "1.0+", "1.0.", -1 }, /* non-letters by ASCII */
 	{ "1.0A", "1.0a", -1 },
 	{ "1.0a", "1.0b", -1 },
 	{ "1.0", "1.0.0", -1 },
@@ -164,12 +164,12 @@ static const struct {
 	enum lb_rel rel;
 	const char *canon;
 } rel_cases[] = {
-	{ "<<", LB_REL_LT, "<<" }, { "<=", LB_REL_LE, "<=" }, { "=", LB_REL_EQ, "=" },
-	{ ">=", LB_REL_GE, ">=" }, { ">>", LB_REL_GT, ">>" }, { "<", LB_REL_LE, "<=" },
-	{ ">", LB_REL_GE, ">=" },  { "lt", LB_REL_LT, "<<" }, { "le", LB_REL_LE, "<=" },
-	{ "eq", LB_REL_EQ, "=" },  { "ne", LB_REL_NE, "!=" }, { "ge", LB_REL_GE, ">=" },
-	{ "gt", LB_REL_GT, ">>" }, { "", LB_REL_ANY, "" },    { "==", LB_REL_ANY, "" },
-	{ "!=", LB_REL_ANY, "" },  { "<<=", LB_REL_ANY, "" }, { "LT", LB_REL_ANY, "" },
+	{ "<<", LB_REL_LT, "<<" },   { "<=", LB_REL_LE, "<=" }, { "=", LB_REL_EQ, "=" },
+	{ ">=", LB_REL_GE, ">=" },   { ">>", LB_REL_GT, ">>" }, { "<", LB_REL_LE, "<=" },
+	{ ">", LB_REL_GE, ">=" },    { "lt", LB_REL_LT, "<<" }, { "le", LB_REL_LE, "<=" },
+	{ "eq", LB_REL_EQ, "=" },    { "ne", LB_REL_NE, "!=" }, { "ge", LB_REL_GE, ">=" },
+	{ "gt", LB_REL_GT, ">>" },   { "", LB_REL_ANY, "" },	{ "==", LB_REL_ANY, "" },
+	{ "!=", LB_REL_ANY, "" },    { "<<=", LB_REL_ANY, "" }, { "LT", LB_REL_ANY, "" },
 	{ "lt-nl", LB_REL_ANY, "" },
 };
 
@@ -189,13 +189,16 @@ static const struct {
 	const char *a, *op, *b;
 	bool holds;
 } sat_cases[] = {
-	{ "1.0", "<<", "1.1", true },  { "1.1", "<<", "1.1", false }, { "1.0", "<=", "1.0", true },
-	{ "1.1", "<=", "1.0", false }, { "1.0", "=", "1.0-0", true }, { "1.0", "=", "1.0-1", false },
+	{ "1.0", "<<", "1.1", true },	{ "1.1", "<<", "1.1", false },
+	{ "1.0", "<=", "1.0", true },	{ "1.1", "<=", "1.0", false },
+	{ "1.0", "=", "1.0-0", true },	{ "1.0", "=", "1.0-1", false },
 	{ "1.0", "ne", "1.0-1", true }, { "1.0", "ne", "0:1.0", false },
-	{ "2", ">=", "1", true },      { "1", ">=", "2", false },     { "2", ">>", "1", true },
-	{ "2", ">>", "2", false },     { "1.0", "<", "1.0", true },   /* obsolete: <= */
-	{ "1.0", ">", "1.0", true },   /* obsolete: >= */
-	{ "1.0~", "<", "1.0", true },  { "1.1", ">", "1.0", true },   { "1.1", "<", "1.0", false },
+	{ "2", ">=", "1", true },	{ "1", ">=", "2", false },
+	{ "2", ">>", "1", true },	{ "2", ">>", "2", false },
+	{ "1.0", "<", "1.0", true }, /* obsolete: <= */
+	{ "1.0", ">", "1.0", true }, /* obsolete: >= */
+	{ "1.0~", "<", "1.0", true },	{ "1.1", ">", "1.0", true },
+	{ "1.1", "<", "1.0", false },
 };
 
 static void test_satisfies(void **state)
@@ -218,9 +221,9 @@ static int qcmp(const void *a, const void *b)
 
 static void test_sort(void **state)
 {
-	const char *want[] = { "~~",	 "~~a",	  "~",	  "0~",	      "0",	 "0-1",	 "1.0~rc1",
-			       "1.0",	 "1.0-1", "1.0a", "1.0+b1",   "1.0.1",	 "1.2",	 "1.10",
-			       "2",	 "10",	  "1:0",  "1:1.0~bpo", "2:0~~", "1.0-" };
+	const char *want[] = { "~~",  "~~a",   "~",    "0~",	    "0",     "0-1", "1.0~rc1",
+			       "1.0", "1.0-1", "1.0a", "1.0+b1",    "1.0.1", "1.2", "1.10",
+			       "2",   "10",    "1:0",  "1:1.0~bpo", "2:0~~", "1.0-" };
 	const char *v[N(want)];
 	for (size_t i = 0; i < N(want); i++)
 		v[i] = want[(i * 7) % N(want)];
@@ -232,8 +235,8 @@ static void test_sort(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid),	 cmocka_unit_test(test_cmp),
-		cmocka_unit_test(test_rel),	 cmocka_unit_test(test_satisfies),
+		cmocka_unit_test(test_valid), cmocka_unit_test(test_cmp),
+		cmocka_unit_test(test_rel),   cmocka_unit_test(test_satisfies),
 		cmocka_unit_test(test_sort),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -38,10 +38,12 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			v = realloc(v, cap * sizeof *v);
+			char **nv = realloc(v, (cap = cap ? cap * 2 : 1024) * sizeof *v);
+			if (!nv)
+				return 2;
+			v = nv;
 		}
-		if (!v || !(v[n++] = strdup(line)))
+		if (!(v[n++] = strdup(line)))
 			return 2;
 	}
 	free(line);
