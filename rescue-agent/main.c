@@ -25,7 +25,8 @@ static const struct lb_cmd commands[] = {
 	 LB_CMD_CREATE},
 	{"plan", "--pool DIR FILE", "print what apply would do, change nothing", cmd_plan, 0},
 	{"list", "", "installed packages, one \"name version\" a line", cmd_list, 0},
-	{"status", "", "packages, serial and any interrupted transaction", cmd_status, 0},
+	{"status", "", "packages, serial and any interrupted transaction", cmd_status,
+	 LB_CMD_NO_RECOVER},
 	{"files", "PKG", "files owned by PKG", cmd_files, 0},
 	{"verify", "[PKG...]", "compare installed files with the database", cmd_verify, 0},
 	{"recover", "", "finish or undo an interrupted transaction", cmd_recover,
@@ -75,16 +76,23 @@ static int take_lock(struct lb_ctx *ctx)
 		goto locked;
 	if (errno != EWOULDBLOCK)
 		return lb_errf(-errno, "lock %s/%s: %s", ctx->state, LOCK_FILE, strerror(errno));
-	char pid[32] = "";
+	char pid[32] = "", comm[64] = "", path[64];
 	ssize_t n = pread(ctx->lockfd, pid, sizeof pid - 1, 0);
 	pid[n > 0 ? n : 0] = 0;
 	pid[strcspn(pid, "\n")] = 0;
+	/* the pid in the file is the last lifeboat that held the lock; name it only
+	 * if that process still runs and is a lifeboat */
+	snprintf(path, sizeof path, "/proc/%.20s/comm", pid);
+	FILE *f = pid[0] ? fopen(path, "re") : NULL;
+	if (!f || !fgets(comm, sizeof comm, f) || strncmp(comm, "lifeboat", 8))
+		pid[0] = 0;
+	if (f)
+		fclose(f);
 	if (!ctx->wait)
-		return lb_errf(-LBE_LOCKED,
-		               "%s is in use by another lifeboat (pid %s); use --wait to wait for it",
-		               ctx->state, pid[0] ? pid : "?");
+		return lb_errf(-LBE_LOCKED, "%s is in use by another lifeboat %s%s%s; use --wait to wait for it",
+		               ctx->state, pid[0] ? "(pid " : "or another process", pid, pid[0] ? ")" : "");
 	if (!ctx->quiet)
-		fprintf(stderr, "lifeboat: waiting for another lifeboat (pid %s)\n", pid[0] ? pid : "?");
+		fprintf(stderr, "lifeboat: waiting for another lifeboat to release %s\n", ctx->state);
 	if (flock(ctx->lockfd, LOCK_EX) < 0)
 		return lb_errf(-errno, "lock %s/%s: %s", ctx->state, LOCK_FILE, strerror(errno));
 locked:;
@@ -107,7 +115,9 @@ static int open_ctx(struct lb_ctx *ctx, const struct lb_cmd *cmd, char *statebuf
 		ctx->state = statebuf;
 	}
 	if (cmd->flags & LB_CMD_CREATE) {
-		int r = mkdir_p(ctx->state);
+		char scripts[PATH_MAX];
+		snprintf(scripts, sizeof scripts, "%s/scripts", ctx->state);
+		int r = mkdir_p(scripts);
 		if (r)
 			return lb_errf(r, "state directory %s: %s", ctx->state, strerror(-r));
 	}
@@ -186,6 +196,7 @@ int main(int argc, char **argv)
 	if (!r)
 		r = cmd->run(&ctx, argc - optind, argv + optind);
 	lb_fi_done();
+	free(ctx.state_in_root);
 	if (r > 0)
 		return r;
 	if (r < 0) {

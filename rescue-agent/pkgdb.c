@@ -276,7 +276,13 @@ int lb_db_load(int statefd, const char *name, struct lb_db *db)
 		r = lb_errf(-LBE_CORRUPT, "package database %s: no Lifeboat-Db header", name);
 		goto out;
 	}
-	if (strtoul(fmt, NULL, 10) > LB_DB_FORMAT || strtoul(fmt, NULL, 10) == 0) {
+	char *end;
+	unsigned long ver = strtoul(fmt, &end, 10);
+	if (*end || !fmt[0] || ver == 0) {
+		r = lb_errf(-LBE_CORRUPT, "package database %s: bad format version '%.20s'", name, fmt);
+		goto out;
+	}
+	if (ver > LB_DB_FORMAT) {
 		r = lb_errf(-LBE_FORMAT_VER,
 		            "package database %s: format %s is newer than this lifeboat understands (%d)",
 		            name, fmt, LB_DB_FORMAT);

@@ -445,11 +445,50 @@ static int check_disk_entry(struct lb_dircache *dc, const struct lb_item *it,
 	return 0;
 }
 
+/* A path of the new set must not lie beneath a symlink of the new set: the link
+ * would only appear at the commit, after its "directory" had been created. */
+static int check_under_links(const struct lb_plan *plan)
+{
+	char **links = NULL;
+	size_t nlinks = 0;
+	int r = 0;
+	for (size_t i = 0; i < plan->n && !r; i++) {
+		const struct lb_dbpkg *p = lb_item_rec(&plan->items[i]);
+		for (size_t k = 0; k < p->nfiles && !r; k++)
+			if (p->files[k].type == LB_FT_SYMLINK)
+				r = push(&links, &nlinks, p->files[k].path);
+	}
+	if (nlinks > 1)
+		qsort(links, nlinks, sizeof *links, cmp_str);
+	for (size_t i = 0; i < plan->n && !r && nlinks; i++) {
+		const struct lb_item *it = &plan->items[i];
+		if (!changing(it))
+			continue;
+		for (size_t k = 0; k < it->neu.nfiles && !r; k++) {
+			char *path = it->neu.files[k].path;
+			for (char *s = path; !r && (s = strchr(s, '/')); s++) {
+				*s = 0;
+				char *key = path;
+				if (bsearch(&key, links, nlinks, sizeof *links, cmp_str))
+					r = lb_errf(-LBE_UNSAFE, "%s: /%s/%s lies beneath the symlink /%s",
+					            it->neu.info.name, path, s + 1, path);
+				*s = '/';
+			}
+		}
+	}
+	for (size_t i = 0; i < nlinks; i++)
+		free(links[i]);
+	free(links);
+	return r;
+}
+
 static int plan_disk(struct lb_ctx *ctx, struct lb_plan *plan, struct lb_dircache *dc)
 {
 	char **dirs = NULL;
 	size_t ndirs = 0;
-	int r = 0;
+	int r = check_under_links(plan);
+	if (r)
+		return r;
 	for (size_t i = 0; i < plan->n && !r; i++) {
 		struct lb_item *it = &plan->items[i];
 		if (!changing(it))

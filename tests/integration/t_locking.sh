@@ -68,7 +68,7 @@ test_wait_option_waits_for_the_lock() {
 	t0=$(now_ms)
 	lb --wait apply --pool "$POOL" "$T/d1" 2>"$T/err" || fail "--wait apply: $(cat "$T/err")"
 	took=$(($(now_ms) - t0))
-	grep -q "waiting for another lifeboat" "$T/err" || fail "no waiting message: $(cat "$T/err")"
+	grep -q "waiting for another lifeboat to release" "$T/err" || fail "no waiting message: $(cat "$T/err")"
 	[ "$took" -ge 500 ] || fail "--wait returned after $took ms, while the lock was held"
 	wait "$fpid"
 	assert_list "app 1.0 base-sh 1.0"

@@ -42,8 +42,13 @@ static int setup(void **state UNUSED)
 
 	if (!mkdtemp(dir))
 		return -1;
-	snprintf(script, sizeof script, "%.*smkdebs.sh", slash ? (int)(slash - __FILE__ + 1) : 0,
-		 __FILE__);
+	/* next to this source file, as compiled (from the top of the tree), or
+	 * under $LB_SRCDIR when run from elsewhere */
+	if (getenv("LB_SRCDIR"))
+		snprintf(script, sizeof script, "%s/tests/unit/mkdebs.sh", getenv("LB_SRCDIR"));
+	else
+		snprintf(script, sizeof script, "%.*smkdebs.sh",
+			 slash ? (int)(slash - __FILE__ + 1) : 0, __FILE__);
 	snprintf(cmd, sizeof cmd, "sh '%s' '%s'", script, dir);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "fixtures: '%s' failed\n", cmd);

@@ -1,0 +1,93 @@
+#!/bin/bash
+# `make test`: the whole suite. Builds the normal, fault-injection and
+# ASan/UBSan variants, then runs: cmocka unit tests, version ordering against
+# dpkg, fuzz-corpus replay, integration tests on throwaway roots, the
+# crash-point sweep; and unit + replay + integration again under ASan/UBSan.
+# The last line counts every test: "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+JOBS=${JOBS:-$(nproc)}
+total_pass=0 total_fail=0 failed_stages=""
+
+count() { # STAGE PASSED FAILED
+	total_pass=$((total_pass + $2))
+	total_fail=$((total_fail + $3))
+	[ "$3" = 0 ] || failed_stages="$failed_stages $1"
+}
+
+build() { # BUILD-DIR MAKE-ARGS...
+	local dir=$1
+	shift
+	echo "== build $dir"
+	if ! make -s -j"$JOBS" BUILD="$dir" "$@" "$dir/lifeboat" \
+		$(ls tests/unit/test_*.c | sed "s|tests/unit/\(.*\)\.c|$dir/tests/\1|") \
+		$(ls tests/fuzz/fuzz_*.c | sed "s|tests/fuzz/\(.*\)\.c|$dir/replay/\1|") >/dev/null; then
+		echo "build of $dir failed"
+		count "build:$dir" 0 1
+		return 1
+	fi
+}
+
+unit() { # BUILD-DIR
+	local p=0 f=0 t out rc
+	for t in "$1"/tests/test_*; do
+		out=$("$t" 2>&1)
+		rc=$?
+		local np nf
+		np=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
+		nf=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' <<<"$out" | tail -1)
+		np=${np:-0} nf=${nf:-0}
+		[ $rc = 0 ] || [ "$nf" != 0 ] || nf=1 # crashed without a summary
+		[ "$np" != 0 ] || [ "$nf" != 0 ] || nf=1 # ran nothing
+		[ "$nf" = 0 ] || { echo "$out" | tail -30; echo "FAILED: $t"; }
+		echo "unit $(basename "$t"): $np passed, $nf failed"
+		p=$((p + np)) f=$((f + nf))
+	done
+	count "unit:$1" $p $f
+}
+
+replay() { # BUILD-DIR
+	local p=0 f=0 t name
+	for t in "$1"/replay/fuzz_*; do
+		name=$(basename "$t")
+		name=${name#fuzz_}
+		if "$t" "tests/fuzz/corpus/$name" >/dev/null 2>&1; then p=$((p + 1)); else
+			echo "FAILED: $t tests/fuzz/corpus/$name"; f=$((f + 1)); fi
+	done
+	echo "fuzz corpus replay ($1): $p passed, $f failed"
+	count "replay:$1" $p $f
+}
+
+integration() { # BUILD-DIR
+	local out
+	out=$(LIFEBOAT=$PWD/$1/lifeboat tests/integration/run.sh 2>&1)
+	echo "$out" | grep -v '^ok - '
+	local line
+	line=$(tail -1 <<<"$out")
+	count "integration:$1" "$(sed 's/.*: \([0-9]*\) passed.*/\1/' <<<"$line")" \
+		"$(sed 's/.* \([0-9]*\) failed.*/\1/' <<<"$line")"
+}
+
+scripts/install-deps.sh || exit 1
+build build && {
+	unit build
+	if tests/unit/version-pairs.sh; then count version-pairs 1 0; else count version-pairs 0 1; fi
+	replay build
+	integration build
+}
+build build/fi FI=1 && {
+	out=$(tests/crash/sweep.sh 2>&1)
+	echo "$out" | grep -v '^#' | tail -20
+	line=$(tail -1 <<<"$out")
+	count crashsweep "$(sed 's/.*: \([0-9]*\) passed.*/\1/' <<<"$line")" \
+		"$(sed 's/.* \([0-9]*\) failed.*/\1/' <<<"$line")"
+}
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+build build/asan SAN=1 && {
+	unit build/asan
+	replay build/asan
+	integration build/asan
+}
+[ -z "$failed_stages" ] || echo "failed stages:$failed_stages"
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]
