@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static char msg[1024];
+static __thread char msg[1024]; /* per thread: see parallel.c */
 
 static const char *const lbe_text[] = {
 	[LBE_USAGE - LBE_BASE] = "usage error",

@@ -67,6 +67,35 @@ int cmd_apply(struct lb_ctx *ctx, int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct lb_plan plan;
 	r = lb_plan_build(ctx, &d, pool, &plan);
+	for (int stage = 0; !r && stage < 16; stage++) {
+		struct lb_desired first;
+		r = lb_plan_first_stage(&plan, &first);
+		if (r <= 0)
+			break;
+		/* pre-dependencies go first, in a transaction of their own */
+		struct lb_plan pre;
+		r = lb_plan_build(ctx, &first, pool, &pre);
+		if (r == -LBE_DEPENDS || r == -LBE_CONFLICT || r == -LBE_CYCLE) {
+			if (!ctx->quiet)
+				fprintf(stderr, "lifeboat: warning: pre-dependencies cannot be installed "
+				                "first (%s); installing everything at once\n",
+				        lb_err_msg());
+			lb_err_clear();
+			lb_plan_free(&pre);
+			lb_desired_free(&first);
+			r = 0;
+			break;
+		}
+		if (!r && !ctx->quiet)
+			fprintf(stderr, "lifeboat: installing pre-dependencies first\n");
+		if (!r)
+			r = lb_plan_apply(ctx, &pre);
+		lb_plan_free(&pre);
+		lb_desired_free(&first);
+		lb_plan_free(&plan);
+		if (!r)
+			r = lb_plan_build(ctx, &d, pool, &plan);
+	}
 	if (!r && ctx->json)
 		lb_plan_print(ctx, &plan, stdout);
 	if (!r)

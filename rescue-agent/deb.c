@@ -46,6 +46,7 @@ struct lb_deb_reader {
 	unsigned char tail[8];       /* last bytes of the member */
 	uint32_t crctab[256];
 	crypto_hash_sha256_state sha;
+	bool hash;                   /* the caller wants the sha256 */
 	struct archive *ar, *raw, *tar;
 	char member[64];             /* current member's name, for messages */
 	int err;                     /* sticky error of lb_deb_data_read */
@@ -113,6 +114,11 @@ static int arc_err(struct lb_deb_reader *r, struct archive *a, const char *path)
 	const char *s = archive_error_string(a);
 	char pb[LB_DEB_MAX_PATH + 8] = "";
 
+	/* the tar layer calls a failed decompression "truncated": give the
+	 * decompressor's own reason */
+	if (a == r->tar && r->raw && archive_error_string(r->raw))
+		s = archive_error_string(r->raw);
+
 	if (r->ioerr)
 		return lb_errf(r->ioerr, "read: %s", strerror(-r->ioerr));
 	/* libarchive's reason for a short member varies: say "truncated" */
@@ -141,7 +147,8 @@ static ssize_t file_read(struct archive *a, void *p, const void **out)
 			archive_set_error(a, errno, "read: %s", strerror(errno));
 		return -1;
 	}
-	crypto_hash_sha256_update(&r->sha, r->buf, (unsigned long long)n);
+	if (r->hash)
+		crypto_hash_sha256_update(&r->sha, r->buf, (unsigned long long)n);
 	r->off += (unsigned long long)n;
 	r->eof = n == 0;
 	*out = r->buf;
@@ -553,6 +560,7 @@ int lb_deb_read(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx,
 	if (!r)
 		return -ENOMEM;
 	r->fd = fd;
+	r->hash = sha256 != NULL;
 	crypto_hash_sha256_init(&r->sha);
 	err = walk(r, meta, fn, ctx);
 	close_member(r);

@@ -61,6 +61,11 @@ void lb_plan_print(struct lb_ctx *ctx, const struct lb_plan *plan, FILE *out);
 void lb_plan_free(struct lb_plan *plan);
 bool lb_plan_empty(const struct lb_plan *plan);
 
+/* When a package with a preinst pre-depends on a package that the plan changes,
+ * fill st with the state to reach first (stage.c) and return 1; 0 when the plan
+ * can be applied as one transaction. */
+int lb_plan_first_stage(const struct lb_plan *plan, struct lb_desired *st) LB_MUST;
+
 /* Carry out a plan as one transaction. */
 int lb_plan_apply(struct lb_ctx *ctx, struct lb_plan *plan) LB_MUST;
 

@@ -14,6 +14,7 @@
 
 #include "depcheck.h"
 #include "engine.h"
+#include "parallel.h"
 #include "rootfs.h"
 #include "version.h"
 
@@ -213,6 +214,22 @@ static int find_deb(struct lb_ctx *ctx, const char *pool, const struct lb_desire
 		return lb_errf(-LBE_HASH, "%s: sha256 %s size %llu, the desired state says %s %llu",
 		               it->deb_path, it->deb_sha256, it->deb_size, dp->sha256, dp->size);
 	return 0;
+}
+
+struct read_job {
+	struct lb_ctx *ctx;
+	const char *pool;
+	const struct lb_desired *d;
+	struct lb_plan *plan;
+};
+
+static int read_one(void *arg, size_t i)
+{
+	struct read_job *job = arg;
+	struct lb_item *it = &job->plan->items[i];
+	if (it->act == LB_ACT_KEEP || it->act == LB_ACT_CONFIGURE)
+		return 0;
+	return find_deb(job->ctx, job->pool, lb_desired_find(job->d, job->d->pkgs[i].name), it);
 }
 
 /* ---- ordering and dependency checks ---- */
@@ -568,9 +585,6 @@ int lb_plan_build(struct lb_ctx *ctx, const struct lb_desired *d, const char *po
 			if (it->old->state >= LB_ST_UNPACKED)
 				continue;
 		}
-		r = find_deb(ctx, pool, dp, it);
-		if (r)
-			return r;
 		if (!it->old)
 			it->act = LB_ACT_INSTALL;
 		else {
@@ -578,6 +592,11 @@ int lb_plan_build(struct lb_ctx *ctx, const struct lb_desired *d, const char *po
 			it->act = c > 0 ? LB_ACT_UPGRADE : c < 0 ? LB_ACT_DOWNGRADE : LB_ACT_REINSTALL;
 		}
 	}
+	/* read every package that changes, several at a time */
+	struct read_job job = {ctx, pool, d, plan};
+	r = lb_parallel(plan->n, read_one, &job);
+	if (r)
+		return r;
 	for (size_t i = 0; i < plan->db.n; i++)
 		if (!lb_desired_find(d, plan->db.pkgs[i].info.name)) {
 			struct lb_item *it = &plan->rm[plan->nrm++];

@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "fsop.h"
 #include "journal.h"
+#include "parallel.h"
 #include "rootfs.h"
 #include "scripts.h"
 
@@ -156,16 +157,33 @@ static int stage_item(struct lb_ctx *ctx, struct lb_item *it)
 	s->it = it;
 	lb_dircache_init(&s->dc, ctx->rootfd);
 	lb_dircache_init(&s->dc2, ctx->rootfd);
-	char sha[65];
-	unsigned long long size;
+	struct stat before, after;
 	lb_err_clear();
-	int r = lb_deb_read(it->debfd, NULL, stage_entry, s, sha, &size);
+	int r = fstat(it->debfd, &before) < 0 ? -errno : 0;
+	if (!r)
+		r = lb_deb_read(it->debfd, NULL, stage_entry, s, NULL, NULL);
 	lb_dircache_close(&s->dc);
 	lb_dircache_close(&s->dc2);
 	free(s);
-	if (!r && (strcmp(sha, it->deb_sha256) || size != it->deb_size))
+	/* read twice through the same open file: what was verified is what was
+	 * written, unless someone rewrote it in place meanwhile */
+	if (!r && (fstat(it->debfd, &after) < 0 || (unsigned long long)after.st_size != it->deb_size ||
+	           after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+	           after.st_mtim.tv_nsec != before.st_mtim.tv_nsec))
 		r = lb_errf(-LBE_HASH, "changed while it was being installed");
 	return r ? lb_err_prefix(r, "%s", it->deb_path) : 0;
+}
+
+struct stage_job {
+	struct lb_ctx *ctx;
+	struct lb_plan *plan;
+};
+
+static int stage_one(void *arg, size_t i)
+{
+	struct stage_job *job = arg;
+	struct lb_item *it = &job->plan->items[i];
+	return it->neu.info.name ? stage_item(job->ctx, it) : 0;
 }
 
 static const struct lb_file *listed_dir(const struct lb_plan *plan, const char *path)
@@ -588,9 +606,9 @@ int lb_plan_apply(struct lb_ctx *ctx, struct lb_plan *plan)
 	if (r)
 		return r;
 	r = make_dirs(ctx, plan);
-	for (size_t i = 0; i < plan->n && !r; i++)
-		if (plan->items[i].neu.info.name)
-			r = stage_item(ctx, &plan->items[i]);
+	struct stage_job job = {ctx, plan};
+	if (!r)
+		r = lb_parallel(plan->n, stage_one, &job);
 	if (!r)
 		r = write_new_db(ctx, plan);
 	if (!r)
@@ -610,6 +628,17 @@ int lb_plan_apply(struct lb_ctx *ctx, struct lb_plan *plan)
 		lb_errf(r, "%s", saved[0] ? saved : lb_strerror(r));
 		return r;
 	}
+	/* the journal and the new database say everything from here on: let go of
+	 * the plan's file lists before the database is read back */
+	for (size_t i = 0; i < plan->n; i++) {
+		struct lb_item *it = &plan->items[i];
+		lb_dbpkg_free(&it->neu);
+		lb_deb_meta_free(&it->meta);
+		it->old = NULL;
+	}
+	for (size_t i = 0; i < plan->nrm; i++)
+		plan->rm[i].old = NULL;
+	lb_db_free(&plan->db);
 	r = roll_forward(ctx, &j);
 	lb_journal_free(&j);
 	return r;

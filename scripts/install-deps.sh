@@ -3,7 +3,7 @@
 # missing. Safe to run every time: it does nothing when all are present.
 set -eu
 PKGS="build-essential pkg-config clang lld libclang-rt-14-dev libarchive-dev libsodium-dev
-libcmocka-dev libzstd-dev liblzma-dev zlib1g-dev dpkg-dev fakeroot busybox-static zstd xz-utils
+libcmocka-dev libzstd-dev liblzma-dev zlib1g-dev libbz2-dev liblz4-dev dpkg-dev fakeroot busybox-static zstd xz-utils
 python3 cppcheck clang-format util-linux e2fsprogs time"
 missing=""
 for p in $PKGS; do
