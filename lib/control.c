@@ -106,7 +106,7 @@ static int parse_version(const char **pp, struct lb_dep_alt *alt)
 		oplen = p[1] == p[0] || p[1] == '=' ? 2 : 1;
 	else if (p[0] != '=')
 		return lb_errf(-LBE_FORMAT, "'%s': bad version relation", alt->name);
-	char op[3] = { p[0], oplen == 2 ? p[1] : 0, 0 };
+	char op[3] = {p[0], oplen == 2 ? p[1] : 0, 0};
 	alt->rel = lb_rel_parse(op);
 	p = skip_space(p + oplen);
 	const char *v = p;
@@ -140,7 +140,7 @@ static int parse_alt(const char **pp, struct lb_dep_alt *alt)
 		return -ENOMEM;
 	if (!lb_pkgname_valid(alt->name))
 		return lb_errf(-LBE_FORMAT, "bad package name '%s'",
-			       shown(start, (size_t)(p - start), tmp));
+		               shown(start, (size_t)(p - start), tmp));
 	if (*p == ':') {
 		size_t n = arch_len(++p);
 		if (!n)
@@ -160,7 +160,7 @@ static int parse_alt(const char **pp, struct lb_dep_alt *alt)
 	}
 	if (*p == '[')
 		return lb_errf(-LBE_FORMAT, "'%s': architecture restriction not allowed",
-			       alt->name);
+		               alt->name);
 	if (*p == '<')
 		return lb_errf(-LBE_FORMAT, "'%s': build profile not allowed", alt->name);
 	*pp = p;
@@ -264,7 +264,7 @@ static void put_dep(struct buf *b, const struct lb_dep *d)
 
 size_t lb_dep_format(const struct lb_dep *d, char *buf, size_t size)
 {
-	struct buf b = { buf, size, 0 };
+	struct buf b = {buf, size, 0};
 	if (buf && size)
 		buf[0] = 0;
 	put_dep(&b, d);
@@ -273,7 +273,7 @@ size_t lb_dep_format(const struct lb_dep *d, char *buf, size_t size)
 
 size_t lb_deplist_format(const struct lb_deplist *dl, char *buf, size_t size)
 {
-	struct buf b = { buf, size, 0 };
+	struct buf b = {buf, size, 0};
 	if (buf && size)
 		buf[0] = 0;
 	for (size_t i = 0; i < dl->n; i++) {
@@ -302,7 +302,7 @@ void lb_pkginfo_free(struct lb_pkginfo *pi)
 }
 
 static int dup_field(const struct lb_para *p, const char *field, bool (*valid)(const char *),
-		     char **out)
+                     char **out)
 {
 	const char *v = lb_para_get(p, field);
 	if (!v)
@@ -310,7 +310,7 @@ static int dup_field(const struct lb_para *p, const char *field, bool (*valid)(c
 	if (!valid(v)) {
 		char tmp[72];
 		return lb_errf(-LBE_FORMAT, "field '%s': bad value '%s'", field,
-			       shown(v, strlen(v), tmp));
+		               shown(v, strlen(v), tmp));
 	}
 	*out = strdup(v);
 	return *out ? 0 : lb_errf(-ENOMEM, "out of memory");
@@ -351,12 +351,12 @@ static int scalar_fields(const struct lb_para *p, struct lb_pkginfo *pi)
 	const char *v = lb_para_get(p, "Essential");
 	if (v && strcmp(v, "yes") && strcmp(v, "no"))
 		return lb_errf(-LBE_FORMAT, "field 'Essential': bad value '%s'",
-			       shown(v, strlen(v), tmp));
+		               shown(v, strlen(v), tmp));
 	pi->essential = v && !strcmp(v, "yes");
 	v = lb_para_get(p, "Installed-Size");
 	if (v && parse_size(v, &pi->installed_size) < 0)
 		return lb_errf(-LBE_FORMAT, "field 'Installed-Size': bad value '%s'",
-			       shown(v, strlen(v), tmp));
+		               shown(v, strlen(v), tmp));
 	return 0;
 }
 
@@ -367,9 +367,9 @@ static int dep_fields(const struct lb_para *p, struct lb_pkginfo *pi)
 		struct lb_deplist *dl;
 		bool alts;
 	} f[] = {
-		{ "Depends", &pi->depends, true },	{ "Pre-Depends", &pi->pre_depends, true },
-		{ "Conflicts", &pi->conflicts, false }, { "Breaks", &pi->breaks, false },
-		{ "Replaces", &pi->replaces, false },	{ "Provides", &pi->provides, false },
+	    {"Depends", &pi->depends, true},      {"Pre-Depends", &pi->pre_depends, true},
+	    {"Conflicts", &pi->conflicts, false}, {"Breaks", &pi->breaks, false},
+	    {"Replaces", &pi->replaces, false},   {"Provides", &pi->provides, false},
 	};
 	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
 		int r = lb_deplist_parse(lb_para_get(p, f[i].name), f[i].alts, f[i].dl);
@@ -380,7 +380,7 @@ static int dep_fields(const struct lb_para *p, struct lb_pkginfo *pi)
 		const struct lb_dep_alt *a = &pi->provides.deps[i].alts[0];
 		if (a->rel != LB_REL_ANY && a->rel != LB_REL_EQ)
 			return lb_errf(-LBE_FORMAT, "field 'Provides': '%s': only '=' allowed",
-				       a->name);
+			               a->name);
 	}
 	return 0;
 }

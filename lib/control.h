@@ -14,8 +14,8 @@
 /* One alternative: name [:arch] [(rel version)] */
 struct lb_dep_alt {
 	char *name;
-	char *arch;    /* architecture qualifier after ':' or NULL; lifeboat ignores it
-	                * for matching except that it is kept for display */
+	char *arch; /* architecture qualifier after ':' or NULL; lifeboat ignores it
+	             * for matching except that it is kept for display */
 	enum lb_rel rel;
 	char *version; /* NULL when rel == LB_REL_ANY */
 };
@@ -52,7 +52,7 @@ struct lb_pkginfo {
 	char *name;
 	char *version;
 	char *arch;
-	char *multi_arch;           /* may be NULL */
+	char *multi_arch; /* may be NULL */
 	bool essential;
 	unsigned long long installed_size; /* KiB, 0 if absent */
 	struct lb_deplist depends;

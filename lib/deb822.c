@@ -181,7 +181,7 @@ static int add_field(struct cursor *c, const struct line *l, struct lb_para *p, 
 		return r;
 	if (p->n >= LB_DEB822_MAX_FIELDS)
 		return lb_errf(-LBE_FORMAT, "line %u: more than %d fields in a paragraph", line,
-			       LB_DEB822_MAX_FIELDS);
+		               LB_DEB822_MAX_FIELDS);
 	struct lb_field *fields = grow(p->fields, cap, p->n, sizeof *p->fields);
 	if (!fields)
 		return lb_errf(-ENOMEM, "line %u: out of memory", line);
@@ -216,11 +216,11 @@ static int parse(struct cursor *c, struct lb_doc *doc)
 			continue;
 		if (line_cont(&l))
 			return lb_errf(-LBE_FORMAT, "line %u: continuation line outside a field",
-				       c->line);
+			               c->line);
 		if (!cur) {
 			if (doc->n >= LB_DEB822_MAX_PARAS)
 				return lb_errf(-LBE_FORMAT, "line %u: more than %u paragraphs",
-					       c->line, LB_DEB822_MAX_PARAS);
+				               c->line, LB_DEB822_MAX_PARAS);
 			struct lb_para *paras = grow(doc->paras, &pcap, doc->n, sizeof *paras);
 			if (!paras)
 				return lb_errf(-ENOMEM, "line %u: out of memory", c->line);
@@ -250,7 +250,7 @@ int lb_deb822_parse(const char *buf, size_t len, struct lb_doc *doc)
 			line += *p == '\n';
 		return lb_errf(-LBE_FORMAT, "line %u: NUL byte", line);
 	}
-	struct cursor c = { .buf = buf, .len = len };
+	struct cursor c = {.buf = buf, .len = len};
 	int r = parse(&c, doc);
 	if (r < 0)
 		lb_doc_free(doc);

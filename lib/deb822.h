@@ -10,9 +10,9 @@
 
 #include "error.h"
 
-#define LB_DEB822_MAX_INPUT (64u << 20)   /* bytes of one document */
-#define LB_DEB822_MAX_FIELDS 256          /* fields in one paragraph */
-#define LB_DEB822_MAX_PARAS (1u << 20)    /* paragraphs in one document */
+#define LB_DEB822_MAX_INPUT  (64u << 20) /* bytes of one document */
+#define LB_DEB822_MAX_FIELDS 256         /* fields in one paragraph */
+#define LB_DEB822_MAX_PARAS  (1u << 20)  /* paragraphs in one document */
 
 struct lb_field {
 	char *name;  /* field name as written */

@@ -56,17 +56,17 @@ static int take_pkgs(struct lb_desired *d, struct lb_deplist *dl)
 {
 	if (dl->n > LB_DESIRED_MAX_PKGS)
 		return lb_errf(-LBE_FORMAT, "field 'Packages': more than %d packages",
-			       LB_DESIRED_MAX_PKGS);
+		               LB_DESIRED_MAX_PKGS);
 	for (size_t i = 0; i < dl->n; i++) {
 		const struct lb_dep_alt *a = &dl->deps[i].alts[0];
 		if (a->arch)
 			return lb_errf(-LBE_FORMAT,
-				       "field 'Packages': '%s': architecture "
-				       "qualifier not allowed",
-				       a->name);
+			               "field 'Packages': '%s': architecture "
+			               "qualifier not allowed",
+			               a->name);
 		if (a->rel != LB_REL_EQ)
 			return lb_errf(-LBE_FORMAT, "field 'Packages': '%s' without '(= version)'",
-				       a->name);
+			               a->name);
 	}
 	d->pkgs = calloc(dl->n ? dl->n : 1, sizeof *d->pkgs);
 	if (!d->pkgs)
@@ -82,7 +82,7 @@ static int take_pkgs(struct lb_desired *d, struct lb_deplist *dl)
 	for (size_t i = 1; i < d->n; i++)
 		if (!strcmp(d->pkgs[i - 1].name, d->pkgs[i].name))
 			return lb_errf(-LBE_FORMAT, "field 'Packages': duplicate package '%s'",
-				       d->pkgs[i].name);
+			               d->pkgs[i].name);
 	return 0;
 }
 
@@ -134,7 +134,7 @@ static int sha_entry(struct lb_desired *d, const char *line, size_t len, size_t 
 		r = lb_errf(-LBE_FORMAT, "field 'SHA256': entry %zu: bad <name>_<version>", k);
 	else if (!(cp = lb_desired_find(d, name)) || strcmp(cp->version, ver))
 		r = lb_errf(-LBE_FORMAT, "field 'SHA256': entry %zu: %s_%s is not in Packages", k,
-			    name, ver);
+		            name, ver);
 	else if (cp->sha256[0])
 		r = lb_errf(-LBE_FORMAT, "field 'SHA256': duplicate entry for %s", name);
 	free(name);
@@ -166,7 +166,7 @@ static int parse_sha(struct lb_desired *d, const char *v)
 	for (size_t i = 0; i < d->n; i++)
 		if (!d->pkgs[i].sha256[0])
 			return lb_errf(-LBE_FORMAT, "field 'SHA256': no entry for %s_%s",
-				       d->pkgs[i].name, d->pkgs[i].version);
+			               d->pkgs[i].name, d->pkgs[i].version);
 	return 0;
 }
 

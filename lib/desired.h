@@ -16,14 +16,14 @@
 #include "deb822.h"
 #include "error.h"
 
-#define LB_DESIRED_FORMAT 1
+#define LB_DESIRED_FORMAT   1
 #define LB_DESIRED_MAX_PKGS 65536
 
 struct lb_desired_pkg {
 	char *name;
 	char *version;
-	char sha256[65];          /* hex, "" if not given */
-	unsigned long long size;  /* 0 if not given */
+	char sha256[65];         /* hex, "" if not given */
+	unsigned long long size; /* 0 if not given */
 };
 
 struct lb_desired {
@@ -31,7 +31,7 @@ struct lb_desired {
 	unsigned long long serial;
 	struct lb_desired_pkg *pkgs; /* sorted by name; names unique */
 	size_t n;
-	struct lb_doc doc;           /* the parsed document, for other fields */
+	struct lb_doc doc; /* the parsed document, for other fields */
 };
 
 /* Parse; errors: -LBE_FORMAT (missing Serial, a package without "(= version)",

@@ -8,21 +8,21 @@
 static __thread char msg[1024]; /* per thread: see parallel.c */
 
 static const char *const lbe_text[] = {
-	[LBE_USAGE - LBE_BASE] = "usage error",
-	[LBE_FORMAT - LBE_BASE] = "malformed input",
-	[LBE_FORMAT_VER - LBE_BASE] = "format version newer than this lifeboat understands",
-	[LBE_DEB - LBE_BASE] = "not a valid .deb package",
-	[LBE_NOT_FOUND - LBE_BASE] = "package not available",
-	[LBE_HASH - LBE_BASE] = "content does not match its recorded hash or size",
-	[LBE_DEPENDS - LBE_BASE] = "unsatisfied dependency",
-	[LBE_CONFLICT - LBE_BASE] = "conflicting packages",
-	[LBE_CYCLE - LBE_BASE] = "dependency cycle through Pre-Depends",
-	[LBE_FILE_CONFLICT - LBE_BASE] = "file owned by two packages",
-	[LBE_UNSAFE - LBE_BASE] = "unsafe path in package",
-	[LBE_LOCKED - LBE_BASE] = "another lifeboat is running",
-	[LBE_SCRIPT - LBE_BASE] = "maintainer script failed",
-	[LBE_CORRUPT - LBE_BASE] = "state is damaged",
-	[LBE_NOSPACE - LBE_BASE] = "not enough space",
+    [LBE_USAGE - LBE_BASE] = "usage error",
+    [LBE_FORMAT - LBE_BASE] = "malformed input",
+    [LBE_FORMAT_VER - LBE_BASE] = "format version newer than this lifeboat understands",
+    [LBE_DEB - LBE_BASE] = "not a valid .deb package",
+    [LBE_NOT_FOUND - LBE_BASE] = "package not available",
+    [LBE_HASH - LBE_BASE] = "content does not match its recorded hash or size",
+    [LBE_DEPENDS - LBE_BASE] = "unsatisfied dependency",
+    [LBE_CONFLICT - LBE_BASE] = "conflicting packages",
+    [LBE_CYCLE - LBE_BASE] = "dependency cycle through Pre-Depends",
+    [LBE_FILE_CONFLICT - LBE_BASE] = "file owned by two packages",
+    [LBE_UNSAFE - LBE_BASE] = "unsafe path in package",
+    [LBE_LOCKED - LBE_BASE] = "another lifeboat is running",
+    [LBE_SCRIPT - LBE_BASE] = "maintainer script failed",
+    [LBE_CORRUPT - LBE_BASE] = "state is damaged",
+    [LBE_NOSPACE - LBE_BASE] = "not enough space",
 };
 
 const char *lb_strerror(int err)
@@ -76,33 +76,24 @@ int lb_exit_code(int err)
 {
 	int e = err < 0 ? -err : err;
 	switch (e) {
-	case 0:
-		return 0;
-	case LBE_USAGE:
-		return 2;
-	case LBE_LOCKED:
-		return 3;
+	case 0: return 0;
+	case LBE_USAGE: return 2;
+	case LBE_LOCKED: return 3;
 	case LBE_FORMAT:
 	case LBE_NOT_FOUND:
 	case LBE_DEPENDS:
 	case LBE_CONFLICT:
-	case LBE_CYCLE:
-		return 4;
+	case LBE_CYCLE: return 4;
 	case LBE_DEB:
 	case LBE_HASH:
 	case LBE_FILE_CONFLICT:
-	case LBE_UNSAFE:
-		return 5;
-	case LBE_SCRIPT:
-		return 7;
+	case LBE_UNSAFE: return 5;
+	case LBE_SCRIPT: return 7;
 	case LBE_FORMAT_VER:
-	case LBE_CORRUPT:
-		return 8;
+	case LBE_CORRUPT: return 8;
 	case LBE_NOSPACE:
 	case ENOSPC:
-	case EDQUOT:
-		return 6;
-	default:
-		return e < LBE_BASE ? 6 : 1;
+	case EDQUOT: return 6;
+	default: return e < LBE_BASE ? 6 : 1;
 	}
 }

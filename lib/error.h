@@ -8,26 +8,26 @@
 
 #include <stdarg.h>
 
-#define LB_MUST __attribute__((warn_unused_result))
+#define LB_MUST         __attribute__((warn_unused_result))
 #define LB_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 enum lb_err {
 	LBE_BASE = 1024,
-	LBE_USAGE,      /* bad command line */
-	LBE_FORMAT,     /* malformed input (control file, deb822, desired state, ...) */
-	LBE_FORMAT_VER, /* a file's format version is newer than this lifeboat */
-	LBE_DEB,        /* not a valid .deb */
-	LBE_NOT_FOUND,  /* a package named by the desired state is not available */
-	LBE_HASH,       /* content does not match its recorded sha256 or size */
-	LBE_DEPENDS,    /* unsatisfied dependency in a desired state */
-	LBE_CONFLICT,   /* Conflicts/Breaks between packages of a desired state */
-	LBE_CYCLE,      /* dependency cycle through Pre-Depends */
+	LBE_USAGE,         /* bad command line */
+	LBE_FORMAT,        /* malformed input (control file, deb822, desired state, ...) */
+	LBE_FORMAT_VER,    /* a file's format version is newer than this lifeboat */
+	LBE_DEB,           /* not a valid .deb */
+	LBE_NOT_FOUND,     /* a package named by the desired state is not available */
+	LBE_HASH,          /* content does not match its recorded sha256 or size */
+	LBE_DEPENDS,       /* unsatisfied dependency in a desired state */
+	LBE_CONFLICT,      /* Conflicts/Breaks between packages of a desired state */
+	LBE_CYCLE,         /* dependency cycle through Pre-Depends */
 	LBE_FILE_CONFLICT, /* a path owned by two packages */
-	LBE_UNSAFE,     /* path traversal, symlink escape, device node, ... */
-	LBE_LOCKED,     /* another lifeboat holds the lock */
-	LBE_SCRIPT,     /* a maintainer script failed */
-	LBE_CORRUPT,    /* the journal or database is damaged */
-	LBE_NOSPACE,    /* not enough space for the transaction */
+	LBE_UNSAFE,        /* path traversal, symlink escape, device node, ... */
+	LBE_LOCKED,        /* another lifeboat holds the lock */
+	LBE_SCRIPT,        /* a maintainer script failed */
+	LBE_CORRUPT,       /* the journal or database is damaged */
+	LBE_NOSPACE,       /* not enough space for the transaction */
 	LBE_MAX
 };
 

@@ -89,8 +89,8 @@ static int fi_drop(const char *path, const struct stat *st, int flag, struct FTW
 {
 	(void)ftw;
 	struct fi_slot *s;
-	if (flag == FTW_F && S_ISREG(st->st_mode) && (s = fi_find(fi_key(st->st_dev, st->st_ino), 0)) &&
-	    s->synced_size < st->st_size)
+	if (flag == FTW_F && S_ISREG(st->st_mode) &&
+	    (s = fi_find(fi_key(st->st_dev, st->st_ino), 0)) && s->synced_size < st->st_size)
 		if (truncate(path, s->synced_size) < 0)
 			perror(path);
 	return 0;

@@ -26,8 +26,8 @@ int lb_fsync(int fd) LB_MUST;
 int lb_syncfs(int fd) LB_MUST;
 int lb_fsync_dir(int dirfd, const char *name) LB_MUST; /* name NULL or "" = dirfd itself */
 int lb_rename(int olddirfd, const char *oldname, int newdirfd, const char *newname) LB_MUST;
-int lb_unlink(int dirfd, const char *name) LB_MUST;        /* ENOENT is success */
-int lb_rmdir(int dirfd, const char *name) LB_MUST;         /* ENOENT is success */
+int lb_unlink(int dirfd, const char *name) LB_MUST;             /* ENOENT is success */
+int lb_rmdir(int dirfd, const char *name) LB_MUST;              /* ENOENT is success */
 int lb_mkdir(int dirfd, const char *name, mode_t mode) LB_MUST; /* EEXIST is an error */
 int lb_symlink(const char *target, int dirfd, const char *name) LB_MUST;
 int lb_link(int olddirfd, const char *oldname, int newdirfd, const char *newname) LB_MUST;

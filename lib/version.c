@@ -154,10 +154,9 @@ static const struct {
 	const char *op;
 	enum lb_rel rel;
 } rel_names[] = {
-	{ "<<", LB_REL_LT }, { "<=", LB_REL_LE }, { "=", LB_REL_EQ },  { ">=", LB_REL_GE },
-	{ ">>", LB_REL_GT }, { "<", LB_REL_LE },  { ">", LB_REL_GE },  { "lt", LB_REL_LT },
-	{ "le", LB_REL_LE }, { "eq", LB_REL_EQ }, { "ne", LB_REL_NE }, { "ge", LB_REL_GE },
-	{ "gt", LB_REL_GT },
+    {"<<", LB_REL_LT}, {"<=", LB_REL_LE}, {"=", LB_REL_EQ},  {">=", LB_REL_GE}, {">>", LB_REL_GT},
+    {"<", LB_REL_LE},  {">", LB_REL_GE},  {"lt", LB_REL_LT}, {"le", LB_REL_LE}, {"eq", LB_REL_EQ},
+    {"ne", LB_REL_NE}, {"ge", LB_REL_GE}, {"gt", LB_REL_GT},
 };
 
 enum lb_rel lb_rel_parse(const char *op)
@@ -171,20 +170,13 @@ enum lb_rel lb_rel_parse(const char *op)
 const char *lb_rel_str(enum lb_rel rel)
 {
 	switch (rel) {
-	case LB_REL_LT:
-		return "<<";
-	case LB_REL_LE:
-		return "<=";
-	case LB_REL_EQ:
-		return "=";
-	case LB_REL_NE:
-		return "!=";
-	case LB_REL_GE:
-		return ">=";
-	case LB_REL_GT:
-		return ">>";
-	case LB_REL_ANY:
-		break;
+	case LB_REL_LT: return "<<";
+	case LB_REL_LE: return "<=";
+	case LB_REL_EQ: return "=";
+	case LB_REL_NE: return "!=";
+	case LB_REL_GE: return ">=";
+	case LB_REL_GT: return ">>";
+	case LB_REL_ANY: break;
 	}
 	return "";
 }
@@ -195,20 +187,13 @@ bool lb_version_satisfies(const char *a, enum lb_rel rel, const char *b)
 		return true;
 	int c = lb_vercmp(a, b);
 	switch (rel) {
-	case LB_REL_LT:
-		return c < 0;
-	case LB_REL_LE:
-		return c <= 0;
-	case LB_REL_EQ:
-		return c == 0;
-	case LB_REL_NE:
-		return c != 0;
-	case LB_REL_GE:
-		return c >= 0;
-	case LB_REL_GT:
-		return c > 0;
-	case LB_REL_ANY:
-		break;
+	case LB_REL_LT: return c < 0;
+	case LB_REL_LE: return c <= 0;
+	case LB_REL_EQ: return c == 0;
+	case LB_REL_NE: return c != 0;
+	case LB_REL_GE: return c >= 0;
+	case LB_REL_GT: return c > 0;
+	case LB_REL_ANY: break;
 	}
 	return false;
 }

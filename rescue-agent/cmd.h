@@ -7,8 +7,8 @@
 #include "error.h"
 
 enum {
-	LB_CMD_NO_STATE = 1, /* needs neither root nor state (vercmp) */
-	LB_CMD_CREATE = 2,   /* creates the state directory if missing */
+	LB_CMD_NO_STATE = 1,   /* needs neither root nor state (vercmp) */
+	LB_CMD_CREATE = 2,     /* creates the state directory if missing */
 	LB_CMD_NO_RECOVER = 4, /* runs recovery itself */
 };
 

@@ -18,7 +18,8 @@ int lb_parse_pool_args(int argc, char **argv, const char **pool, const char **fi
 		else if (!strncmp(argv[i], "--pool=", 7))
 			*pool = argv[i] + 7;
 		else if (argv[i][0] == '-' || *file)
-			return lb_errf(-LBE_USAGE, "%s: unexpected argument '%s'", argv[0], argv[i]);
+			return lb_errf(-LBE_USAGE, "%s: unexpected argument '%s'", argv[0],
+			               argv[i]);
 		else
 			*file = argv[i];
 	}
@@ -48,8 +49,9 @@ int cmd_plan(struct lb_ctx *ctx, int argc, char **argv)
 	if (!r) {
 		lb_plan_print(ctx, &plan, stdout);
 		if (!ctx->json)
-			printf("%zu to remove, %llu files (%llu KiB) to write, %zu paths to remove\n",
-			       plan.nrm, plan.files, plan.bytes >> 10, plan.nremoves);
+			printf(
+			    "%zu to remove, %llu files (%llu KiB) to write, %zu paths to remove\n",
+			    plan.nrm, plan.files, plan.bytes >> 10, plan.nremoves);
 	}
 	lb_plan_free(&plan);
 	lb_desired_free(&d);
@@ -77,8 +79,9 @@ int cmd_apply(struct lb_ctx *ctx, int argc, char **argv)
 		r = lb_plan_build(ctx, &first, pool, &pre);
 		if (r == -LBE_DEPENDS || r == -LBE_CONFLICT || r == -LBE_CYCLE) {
 			if (!ctx->quiet)
-				fprintf(stderr, "lifeboat: warning: pre-dependencies cannot be installed "
-				                "first (%s); installing everything at once\n",
+				fprintf(stderr,
+				        "lifeboat: warning: pre-dependencies cannot be installed "
+				        "first (%s); installing everything at once\n",
 				        lb_err_msg());
 			lb_err_clear();
 			lb_plan_free(&pre);
@@ -108,15 +111,16 @@ int cmd_apply(struct lb_ctx *ctx, int argc, char **argv)
 			counts[plan.items[i].act]++;
 		counts[LB_ACT_REMOVE] = plan.nrm;
 		if (ctx->json)
-			printf("{\"event\":\"applied\",\"serial\":%llu,\"files\":%llu,\"seconds\":%.3f}\n",
+			printf("{\"event\":\"applied\",\"serial\":%llu,\"files\":%llu,\"seconds\":%"
+			       ".3f}\n",
 			       d.serial, plan.files, secs);
 		else
 			fprintf(stderr,
 			        "lifeboat: serial %llu applied: %zu installed, %zu upgraded, %zu "
 			        "downgraded, %zu removed, %zu unchanged; %llu files in %.2f s\n",
 			        d.serial, counts[LB_ACT_INSTALL], counts[LB_ACT_UPGRADE],
-			        counts[LB_ACT_DOWNGRADE], counts[LB_ACT_REMOVE], counts[LB_ACT_KEEP],
-			        plan.files, secs);
+			        counts[LB_ACT_DOWNGRADE], counts[LB_ACT_REMOVE],
+			        counts[LB_ACT_KEEP], plan.files, secs);
 	}
 	lb_plan_free(&plan);
 	lb_desired_free(&d);

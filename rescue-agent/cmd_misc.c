@@ -29,9 +29,7 @@ int cmd_vercmp(struct lb_ctx *ctx, int argc, char **argv)
 		if (argv[i][0] && !lb_version_valid(argv[i]))
 			return lb_errf(-LBE_FORMAT, "'%s' is not a valid version", argv[i]);
 	/* dpkg --compare-versions: an empty version is older than any other */
-	int c = !argv[1][0] ? (argv[3][0] ? -1 : 0)
-	        : !argv[3][0] ? 1
-	                      : lb_vercmp(argv[1], argv[3]);
+	int c = !argv[1][0] ? (argv[3][0] ? -1 : 0) : !argv[3][0] ? 1 : lb_vercmp(argv[1], argv[3]);
 	bool holds;
 	if (!strcmp(op, "lt") || !strcmp(op, "<<"))
 		holds = c < 0;

@@ -43,7 +43,8 @@ int cmd_list(struct lb_ctx *ctx, int argc, char **argv)
 		} else if (p->state == LB_ST_INSTALLED) {
 			printf("%s %s\n", p->info.name, p->info.version);
 		} else {
-			printf("%s %s (%s)\n", p->info.name, p->info.version, lb_pkgstate_str(p->state));
+			printf("%s %s (%s)\n", p->info.name, p->info.version,
+			       lb_pkgstate_str(p->state));
 		}
 	}
 	lb_db_free(&db);
@@ -74,13 +75,15 @@ int cmd_status(struct lb_ctx *ctx, int argc, char **argv)
 		       "\"transaction\":%s}\n",
 		       db.serial, db.n, files, pending, journal ? "\"interrupted\"" : "null");
 	} else {
-		printf("root:        %s\nstate:       %s\nserial:      %llu\npackages:    %zu (%zu files)\n",
+		printf("root:        %s\nstate:       %s\nserial:      %llu\npackages:    %zu (%zu "
+		       "files)\n",
 		       ctx->root, ctx->state, db.serial, db.n, files);
 		for (size_t i = 0; i < db.n; i++)
 			if (db.pkgs[i].state != LB_ST_INSTALLED)
 				printf("             %s %s is %s\n", db.pkgs[i].info.name,
 				       db.pkgs[i].info.version, lb_pkgstate_str(db.pkgs[i].state));
-		printf("transaction: %s\n", journal ? "interrupted (run lifeboat recover)" : "none");
+		printf("transaction: %s\n",
+		       journal ? "interrupted (run lifeboat recover)" : "none");
 	}
 	lb_db_free(&db);
 	return 0;

@@ -75,7 +75,8 @@ int cmd_verify(struct lb_ctx *ctx, int argc, char **argv)
 			if (!why)
 				continue;
 			if (p->files[k].conffile) {
-				printf("%s: /%s: %s (conffile, kept)\n", p->info.name, p->files[k].path, why);
+				printf("%s: /%s: %s (conffile, kept)\n", p->info.name,
+				       p->files[k].path, why);
 				continue;
 			}
 			bad++;

@@ -6,9 +6,9 @@
 #include <stdbool.h>
 
 struct lb_ctx {
-	const char *root;   /* --root, "/" by default */
+	const char *root; /* --root, "/" by default */
 	int rootfd;
-	const char *state;  /* --state, ROOT/var/lib/lifeboat by default */
+	const char *state; /* --state, ROOT/var/lib/lifeboat by default */
 	int statefd;
 	char *state_in_root; /* the state directory as seen inside the root, or NULL */
 	int lockfd;

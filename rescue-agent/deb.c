@@ -24,33 +24,35 @@
 #include <string.h>
 #include <unistd.h>
 
-#define IOBUF_SIZE (128u << 10)
-#define VERSION_MAX 64              /* debian-binary */
-#define CONTROL_MAX (1u << 20)      /* ./control */
-#define AR_HDR 60
+#define IOBUF_SIZE  (128u << 10)
+#define VERSION_MAX 64         /* debian-binary */
+#define CONTROL_MAX (1u << 20) /* ./control */
+#define AR_HDR      60
 
 const char *const lb_script_names[LB_NSCRIPTS] = {
-	[LB_PREINST] = "preinst", [LB_POSTINST] = "postinst",
-	[LB_PRERM] = "prerm", [LB_POSTRM] = "postrm",
+    [LB_PREINST] = "preinst",
+    [LB_POSTINST] = "postinst",
+    [LB_PRERM] = "prerm",
+    [LB_POSTRM] = "postrm",
 };
 
 struct lb_deb_reader {
 	int fd;
-	int ioerr;                   /* negative errno of a failed pread */
-	bool eof;                    /* pread reached the end of the file */
-	unsigned long long off;      /* bytes read (and hashed) so far */
-	unsigned long long mend;     /* where the current member ends in the file */
+	int ioerr;                             /* negative errno of a failed pread */
+	bool eof;                              /* pread reached the end of the file */
+	unsigned long long off;                /* bytes read (and hashed) so far */
+	unsigned long long mend;               /* where the current member ends in the file */
 	unsigned long long raw_bytes, raw_max; /* decompressed bytes, bound */
-	bool gzip;                   /* check the gzip trailer: */
-	uint32_t crc;                /* CRC-32 of the decompressed bytes */
-	unsigned char tail[8];       /* last bytes of the member */
+	bool gzip;                             /* check the gzip trailer: */
+	uint32_t crc;                          /* CRC-32 of the decompressed bytes */
+	unsigned char tail[8];                 /* last bytes of the member */
 	uint32_t crctab[256];
 	crypto_hash_sha256_state sha;
-	bool hash;                   /* the caller wants the sha256 */
+	bool hash; /* the caller wants the sha256 */
 	struct archive *ar, *raw, *tar;
-	char member[64];             /* current member's name, for messages */
-	int err;                     /* sticky error of lb_deb_data_read */
-	bool readable;               /* the current data entry is a regular file */
+	char member[64]; /* current member's name, for messages */
+	int err;         /* sticky error of lb_deb_data_read */
+	bool readable;   /* the current data entry is a regular file */
 	char path[LB_DEB_MAX_PATH + 1];
 	char link[LB_DEB_MAX_PATH + 1];
 	unsigned char buf[IOBUF_SIZE];
@@ -95,13 +97,15 @@ int lb_deb_normalize_path(const char *in, char *out, size_t outsize)
 			end = p + len;
 		if (end == c)
 			return lb_errf(-LBE_UNSAFE, "'%s' has an empty component",
-				       shown(in, sb, sizeof sb));
+			               shown(in, sb, sizeof sb));
 		if (end - c == 1 && c[0] == '.')
 			return lb_errf(-LBE_UNSAFE, "'%s' has a '.' component",
-				       shown(in, sb, sizeof sb));
+			               shown(in, sb, sizeof sb));
 		if (end - c == 2 && c[0] == '.' && c[1] == '.')
-			return lb_errf(-LBE_UNSAFE, c == p ? "'%s' escapes the root" :
-				       "'%s' has a '..' component", shown(in, sb, sizeof sb));
+			return lb_errf(-LBE_UNSAFE,
+			               c == p ? "'%s' escapes the root"
+			                      : "'%s' has a '..' component",
+			               shown(in, sb, sizeof sb));
 	}
 	memcpy(out, p, len);
 	out[len] = 0;
@@ -223,10 +227,13 @@ static void close_member(struct lb_deb_reader *r)
  * base + "" / ".gz" / ".xz" / ".zst" (/ ".bz2" for data.tar). */
 static int open_member(struct lb_deb_reader *r, const char *base, bool data)
 {
-	static const struct { const char *ext; int code; } comp[] = {
-		{ "", ARCHIVE_FILTER_NONE }, { ".gz", ARCHIVE_FILTER_GZIP },
-		{ ".xz", ARCHIVE_FILTER_XZ }, { ".zst", ARCHIVE_FILTER_ZSTD },
-		{ ".bz2", ARCHIVE_FILTER_BZIP2 },
+	static const struct {
+		const char *ext;
+		int code;
+	} comp[] = {
+	    {"", ARCHIVE_FILTER_NONE},      {".gz", ARCHIVE_FILTER_GZIP},
+	    {".xz", ARCHIVE_FILTER_XZ},     {".zst", ARCHIVE_FILTER_ZSTD},
+	    {".bz2", ARCHIVE_FILTER_BZIP2},
 	};
 	size_t n = strlen(base), i, nc = sizeof comp / sizeof comp[0] - !data;
 	struct archive_entry *e;
@@ -253,8 +260,7 @@ static int open_member(struct lb_deb_reader *r, const char *base, bool data)
 	/* Exactly this filter, no bidding: external programs are never run. */
 	if (comp[i].code != ARCHIVE_FILTER_NONE &&
 	    archive_read_append_filter(r->raw, comp[i].code) != ARCHIVE_OK)
-		return lb_errf(-LBE_DEB, "%s: compression not supported by libarchive",
-			       r->member);
+		return lb_errf(-LBE_DEB, "%s: compression not supported by libarchive", r->member);
 	if (archive_read_support_format_raw(r->raw) != ARCHIVE_OK ||
 	    archive_read_support_format_tar(r->tar) != ARCHIVE_OK)
 		return lb_errf(-ENOMEM, "%s: libarchive setup failed", r->member);
@@ -299,14 +305,14 @@ static int next_tar_entry(struct lb_deb_reader *r, struct archive_entry **e)
 	if (rc < 0)
 		return lb_err_prefix(rc, "%s", r->member);
 	if (rc == 1 && archive_entry_filetype(*e) != AE_IFDIR)
-		return lb_errf(-LBE_UNSAFE, "%s: '%s' is the root but not a directory",
-			       r->member, shown(archive_entry_pathname(*e), sb, sizeof sb));
+		return lb_errf(-LBE_UNSAFE, "%s: '%s' is the root but not a directory", r->member,
+		               shown(archive_entry_pathname(*e), sb, sizeof sb));
 	return rc == 1 ? 2 : 0;
 }
 
 /* control.tar: ./control, ./conffiles and the maintainer scripts into meta;
  * slots 0..LB_NSCRIPTS-1 are the scripts, then control, then conffiles. */
-#define CONTROL_SLOT LB_NSCRIPTS
+#define CONTROL_SLOT   LB_NSCRIPTS
 #define CONFFILES_SLOT (LB_NSCRIPTS + 1)
 static int read_control(struct lb_deb_reader *r, struct lb_deb_meta *meta)
 {
@@ -324,29 +330,32 @@ static int read_control(struct lb_deb_reader *r, struct lb_deb_meta *meta)
 			return rc;
 		if (size < 0 || (unsigned long long)size > budget)
 			return lb_errf(-LBE_DEB, "%s: members exceed %u bytes", r->member,
-				       LB_DEB_MAX_CONTROL_TAR);
+			               LB_DEB_MAX_CONTROL_TAR);
 		budget -= (unsigned long long)size;
 		for (slot = 0; slot <= CONFFILES_SLOT; slot++)
-			if (!strcmp(r->path, slot == CONTROL_SLOT ? "control" :
-				    slot == CONFFILES_SLOT ? "conffiles" : lb_script_names[slot]))
+			if (!strcmp(r->path, slot == CONTROL_SLOT     ? "control"
+			                     : slot == CONFFILES_SLOT ? "conffiles"
+			                                              : lb_script_names[slot]))
 				break;
 		if (rc == 2 || slot > CONFFILES_SLOT)
 			continue;
 		if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
 			return lb_errf(-LBE_DEB, "%s: '%s' is not a regular file", r->member,
-				       r->path);
+			               r->path);
 		if (seen & (1u << slot))
 			return lb_errf(-LBE_DEB, "%s: duplicate member '%s'", r->member, r->path);
 		seen |= 1u << slot;
 		if (slot == CONTROL_SLOT && size > CONTROL_MAX)
-			return lb_errf(-LBE_DEB, "%s: 'control' is larger than %u bytes",
-				       r->member, CONTROL_MAX);
+			return lb_errf(-LBE_DEB, "%s: 'control' is larger than %u bytes", r->member,
+			               CONTROL_MAX);
 		if (!meta)
 			continue;
-		dst = slot == CONTROL_SLOT ? &meta->control :
-		      slot == CONFFILES_SLOT ? &meta->conffiles : &meta->script[slot];
-		dlen = slot == CONTROL_SLOT ? &meta->control_len :
-		       slot == CONFFILES_SLOT ? &meta->conffiles_len : &meta->script_len[slot];
+		dst = slot == CONTROL_SLOT     ? &meta->control
+		      : slot == CONFFILES_SLOT ? &meta->conffiles
+		                               : &meta->script[slot];
+		dlen = slot == CONTROL_SLOT     ? &meta->control_len
+		       : slot == CONFFILES_SLOT ? &meta->conffiles_len
+		                                : &meta->script_len[slot];
 		*dst = malloc((size_t)size + 1);
 		if (!*dst)
 			return -ENOMEM;
@@ -366,14 +375,16 @@ static int read_control(struct lb_deb_reader *r, struct lb_deb_meta *meta)
 	return finish_member(r);
 }
 
-static const struct { mode_t ae; enum lb_ftype t; } ftypes[] = {
-	{ AE_IFREG, LB_FT_REG }, { AE_IFDIR, LB_FT_DIR }, { AE_IFLNK, LB_FT_SYMLINK },
-	{ AE_IFCHR, LB_FT_CHR }, { AE_IFBLK, LB_FT_BLK }, { AE_IFIFO, LB_FT_FIFO },
+static const struct {
+	mode_t ae;
+	enum lb_ftype t;
+} ftypes[] = {
+    {AE_IFREG, LB_FT_REG}, {AE_IFDIR, LB_FT_DIR}, {AE_IFLNK, LB_FT_SYMLINK},
+    {AE_IFCHR, LB_FT_CHR}, {AE_IFBLK, LB_FT_BLK}, {AE_IFIFO, LB_FT_FIFO},
 };
 #define NFTYPES (sizeof ftypes / sizeof ftypes[0])
 
-static int fill_entry(struct lb_deb_reader *r, struct archive_entry *e,
-		      struct lb_deb_entry *de)
+static int fill_entry(struct lb_deb_reader *r, struct archive_entry *e, struct lb_deb_entry *de)
 {
 	const char *hl = archive_entry_hardlink(e);
 	la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
@@ -387,8 +398,8 @@ static int fill_entry(struct lb_deb_reader *r, struct archive_entry *e,
 		if (rc < 0)
 			return lb_err_prefix(rc, "%s: hard link '%s'", r->member, r->path);
 		if (rc == 1)
-			return lb_errf(-LBE_UNSAFE, "%s: hard link '%s' to the root",
-				       r->member, r->path);
+			return lb_errf(-LBE_UNSAFE, "%s: hard link '%s' to the root", r->member,
+			               r->path);
 		de->type = LB_FT_HARDLINK;
 		de->link = r->link;
 	} else {
@@ -396,15 +407,15 @@ static int fill_entry(struct lb_deb_reader *r, struct archive_entry *e,
 			;
 		if (i == NFTYPES)
 			return lb_errf(-LBE_UNSAFE, "%s: '%s' is %s", r->member, r->path,
-				       archive_entry_filetype(e) == AE_IFSOCK ? "a socket" :
-				       "of an unknown type");
+			               archive_entry_filetype(e) == AE_IFSOCK
+			                   ? "a socket"
+			                   : "of an unknown type");
 		de->type = ftypes[i].t;
 	}
 	if (de->type == LB_FT_REG && archive_entry_size(e) < 0)
 		return lb_errf(-LBE_DEB, "%s: '%s': bad size", r->member, r->path);
 	de->size = de->type == LB_FT_REG ? (unsigned long long)archive_entry_size(e) : 0;
-	if (de->type == LB_FT_SYMLINK &&
-	    (!(de->link = archive_entry_symlink(e)) || !de->link[0]))
+	if (de->type == LB_FT_SYMLINK && (!(de->link = archive_entry_symlink(e)) || !de->link[0]))
 		return lb_errf(-LBE_DEB, "%s: symlink '%s' without a target", r->member, r->path);
 	if (uid < 0 || uid >= UINT32_MAX || gid < 0 || gid >= UINT32_MAX)
 		return lb_errf(-LBE_DEB, "%s: '%s': bad owner", r->member, r->path);
@@ -474,15 +485,14 @@ static int read_version(struct lb_deb_reader *r, la_int64_t size)
 	v[strcspn(v, "\n")] = 0;
 	if (got < 2 || v[0] != '2' || v[1] != '.')
 		return lb_errf(-LBE_DEB, "debian-binary: unsupported format version '%s'",
-			       shown(v, sb, sizeof sb));
+		               shown(v, sb, sizeof sb));
 	return 0;
 }
 
 /* The ar walk: debian-binary, control.tar*, data.tar*, '_' members between. */
-static int walk(struct lb_deb_reader *r, struct lb_deb_meta *meta, lb_deb_entry_fn fn,
-		void *ctx)
+static int walk(struct lb_deb_reader *r, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx)
 {
-	static const char *const want[] = { "debian-binary", "control.tar", "data.tar" };
+	static const char *const want[] = {"debian-binary", "control.tar", "data.tar"};
 	struct archive_entry *e;
 	const void *b;
 	int rc, state = 0;
@@ -512,17 +522,17 @@ static int walk(struct lb_deb_reader *r, struct lb_deb_meta *meta, lb_deb_entry_
 			return lb_errf(-LBE_DEB, "bad ar member header");
 		snprintf(r->member, sizeof r->member, "%s", shown(name, sb, sizeof sb));
 		r->mend = (unsigned long long)archive_read_header_position(r->ar) + AR_HDR +
-			  (unsigned long long)size + ((unsigned long long)size & 1);
+		          (unsigned long long)size + ((unsigned long long)size & 1);
 		if (state == 0 && strcmp(name, want[0]))
 			return lb_errf(-LBE_DEB, "debian-binary: missing (first member is '%s')",
-				       r->member);
+			               r->member);
 		if (name[0] == '_' && state > 0)
 			continue;
 		if (state == 3)
 			return lb_errf(-LBE_DEB, "%s: unexpected member after data.tar", r->member);
 		if (strncmp(name, want[state], strlen(want[state])))
 			return lb_errf(-LBE_DEB, "%s: unexpected member, expected %s", r->member,
-				       want[state]);
+			               want[state]);
 		if (state == 0)
 			rc = read_version(r, size);
 		else if ((rc = open_member(r, want[state], state == 2)) == 0)
@@ -545,8 +555,8 @@ static int walk(struct lb_deb_reader *r, struct lb_deb_meta *meta, lb_deb_entry_
 	return 0;
 }
 
-int lb_deb_read(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx,
-		char sha256[65], unsigned long long *size)
+int lb_deb_read(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx, char sha256[65],
+                unsigned long long *size)
 {
 	struct lb_deb_reader *r;
 	unsigned char md[crypto_hash_sha256_BYTES];

@@ -14,7 +14,7 @@
 #include "error.h"
 
 #define LB_DEB_MAX_CONTROL_TAR (16u << 20) /* uncompressed control.tar members, total */
-#define LB_DEB_MAX_PATH 4095
+#define LB_DEB_MAX_PATH        4095
 
 enum lb_ftype {
 	LB_FT_REG = 'f',
@@ -30,7 +30,7 @@ enum lb_script { LB_PREINST, LB_POSTINST, LB_PRERM, LB_POSTRM, LB_NSCRIPTS };
 extern const char *const lb_script_names[LB_NSCRIPTS]; /* "preinst", ... */
 
 struct lb_deb_meta {
-	char *control;   /* the control file, NUL-terminated */
+	char *control; /* the control file, NUL-terminated */
 	size_t control_len;
 	char *conffiles; /* the conffiles file or NULL */
 	size_t conffiles_len;
@@ -43,14 +43,14 @@ struct lb_deb_entry {
 	                   * no trailing '/', no "." / ".." / empty components,
 	                   * no '\n'; the root directory entry "./" is not reported */
 	enum lb_ftype type;
-	mode_t mode;      /* permission bits including setuid/setgid/sticky */
+	mode_t mode; /* permission bits including setuid/setgid/sticky */
 	uid_t uid;
 	gid_t gid;
 	long long mtime;
 	unsigned long long size; /* regular files */
-	const char *link; /* symlink: target as stored (unchecked text);
-	                   * hardlink: target path, normalised like path */
-	dev_t rdev;       /* device nodes */
+	const char *link;        /* symlink: target as stored (unchecked text);
+	                          * hardlink: target path, normalised like path */
+	dev_t rdev;              /* device nodes */
 };
 
 struct lb_deb_reader;
@@ -73,8 +73,8 @@ ssize_t lb_deb_data_read(struct lb_deb_reader *r, void *buf, size_t len);
  * ("data.tar.xz: truncated", "control.tar.gz: member 'control' missing"),
  * -LBE_UNSAFE for an unsafe entry path ("data.tar: '../etc/passwd' escapes the
  * root"), or whatever fn returned. */
-int lb_deb_read(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx,
-                char sha256[65], unsigned long long *size) LB_MUST;
+int lb_deb_read(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx, char sha256[65],
+                unsigned long long *size) LB_MUST;
 
 void lb_deb_meta_free(struct lb_deb_meta *meta);
 

@@ -37,7 +37,7 @@ static int ent_cmp(const void *a, const void *b)
 
 	if (c)
 		return c;
-	if (x->provided != y->provided)	/* the real package first */
+	if (x->provided != y->provided) /* the real package first */
 		return x->provided ? 1 : -1;
 	return (x->pkg > y->pkg) - (x->pkg < y->pkg);
 }
@@ -56,12 +56,12 @@ static int index_build(struct index *ix, const struct lb_pkginfo *const *set, si
 	for (i = 0; i < n; i++) {
 		const struct lb_deplist *pv = &set[i]->provides;
 
-		ix->ents[m++] = (struct ent){ set[i]->name, i, false };
+		ix->ents[m++] = (struct ent){set[i]->name, i, false};
 		for (k = 0; k < pv->n; k++) {
 			const char *name = pv->deps[k].n ? pv->deps[k].alts[0].name : NULL;
 
 			if (name && strcmp(name, set[i]->name))
-				ix->ents[m++] = (struct ent){ name, i, true };
+				ix->ents[m++] = (struct ent){name, i, true};
 		}
 	}
 	qsort(ix->ents, m, sizeof *ix->ents, ent_cmp);
@@ -94,7 +94,8 @@ static size_t index_match(const struct index *ix, const struct lb_dep_alt *alt, 
 {
 	size_t k;
 
-	for (k = index_find(ix, alt->name); k < ix->n && !strcmp(ix->ents[k].name, alt->name); k++) {
+	for (k = index_find(ix, alt->name); k < ix->n && !strcmp(ix->ents[k].name, alt->name);
+	     k++) {
 		size_t j = ix->ents[k].pkg;
 
 		if (j != skip && lb_pkginfo_satisfies(ix->set[j], alt))
@@ -126,23 +127,27 @@ static int unsatisfied(const struct index *ix, size_t i, const struct lb_dep *d,
 		k = index_find(ix, d->alts[a].name);
 		if (k < ix->n && !ix->ents[k].provided) {
 			q = ix->set[ix->ents[k].pkg];
-			return lb_errf(-LBE_DEPENDS, "%s %s: %s %s, but the desired state has %s %s",
-				       p->name, p->version, what, dep, q->name, q->version);
+			return lb_errf(-LBE_DEPENDS,
+			               "%s %s: %s %s, but the desired state has %s %s", p->name,
+			               p->version, what, dep, q->name, q->version);
 		}
 	}
 	for (a = 0; a < d->n; a++) {
 		k = index_find(ix, d->alts[a].name);
 		if (k < ix->n) {
 			q = ix->set[ix->ents[k].pkg];
-			return lb_errf(-LBE_DEPENDS, "%s %s: %s %s, but in the desired state only %s %s provides %s",
-				       p->name, p->version, what, dep, q->name, q->version, d->alts[a].name);
+			return lb_errf(
+			    -LBE_DEPENDS,
+			    "%s %s: %s %s, but in the desired state only %s %s provides %s",
+			    p->name, p->version, what, dep, q->name, q->version, d->alts[a].name);
 		}
 	}
-	return lb_errf(-LBE_DEPENDS, "%s %s: %s %s, which is not in the desired state",
-		       p->name, p->version, what, dep);
+	return lb_errf(-LBE_DEPENDS, "%s %s: %s %s, which is not in the desired state", p->name,
+	               p->version, what, dep);
 }
 
-static int check_deps(const struct index *ix, size_t i, const struct lb_deplist *dl, const char *what)
+static int check_deps(const struct index *ix, size_t i, const struct lb_deplist *dl,
+                      const char *what)
 {
 	size_t k;
 
@@ -153,7 +158,7 @@ static int check_deps(const struct index *ix, size_t i, const struct lb_deplist 
 }
 
 static int check_conflicts(const struct index *ix, size_t i, const struct lb_deplist *dl,
-			   const char *verb, const char *field)
+                           const char *verb, const char *field)
 {
 	const struct lb_pkginfo *p = ix->set[i], *q;
 	char dep[512];
@@ -166,8 +171,8 @@ static int check_conflicts(const struct index *ix, size_t i, const struct lb_dep
 				continue;
 			q = ix->set[j];
 			lb_dep_format(&dl->deps[k], dep, sizeof dep);
-			return lb_errf(-LBE_CONFLICT, "%s %s %s %s %s (%s: %s)", p->name, p->version,
-				       verb, q->name, q->version, field, dep);
+			return lb_errf(-LBE_CONFLICT, "%s %s %s %s %s (%s: %s)", p->name,
+			               p->version, verb, q->name, q->version, field, dep);
 		}
 	}
 	return 0;
@@ -187,7 +192,8 @@ int lb_depcheck(const struct lb_pkginfo *const *set, size_t n)
 		if (!r)
 			r = check_deps(&ix, i, &set[i]->depends, "depends on");
 		if (!r)
-			r = check_conflicts(&ix, i, &set[i]->conflicts, "conflicts with", "Conflicts");
+			r = check_conflicts(&ix, i, &set[i]->conflicts, "conflicts with",
+			                    "Conflicts");
 		if (!r)
 			r = check_conflicts(&ix, i, &set[i]->breaks, "breaks", "Breaks");
 	}
@@ -199,13 +205,13 @@ int lb_depcheck(const struct lb_pkginfo *const *set, size_t n)
 struct graph {
 	const struct lb_pkginfo *const *set;
 	size_t n;
-	struct edge *edges;	/* edges of node v: edges[off[v] .. off[v + 1]) */
+	struct edge *edges;       /* edges of node v: edges[off[v] .. off[v + 1]) */
 	size_t *off, *rev, *roff; /* reverse edges: sources rev[roff[v] .. roff[v + 1]) */
 	size_t *num, *low, *scc, *stk, *cs, *pos, *members, *sstart, *root, *pending, *heap;
 };
 
 static int add_edges(struct graph *g, const struct index *ix, size_t v, const struct lb_deplist *dl,
-		     bool pre, size_t *ne, size_t *cap)
+                     bool pre, size_t *ne, size_t *cap)
 {
 	for (size_t k = 0; k < dl->n; k++) {
 		size_t j = dep_match(ix, &dl->deps[k]);
@@ -214,15 +220,16 @@ static int add_edges(struct graph *g, const struct index *ix, size_t v, const st
 			continue;
 		if (*ne == *cap) {
 			size_t ncap = *cap ? 2 * *cap : 64;
-			struct edge *e = ncap < SIZE_MAX / sizeof *e ?
-					 realloc(g->edges, ncap * sizeof *e) : NULL;
+			struct edge *e = ncap < SIZE_MAX / sizeof *e
+			                     ? realloc(g->edges, ncap * sizeof *e)
+			                     : NULL;
 
 			if (!e)
 				return -ENOMEM;
 			g->edges = e;
 			*cap = ncap;
 		}
-		g->edges[(*ne)++] = (struct edge){ j, pre };
+		g->edges[(*ne)++] = (struct edge){j, pre};
 	}
 	return 0;
 }
@@ -260,7 +267,7 @@ static int build_edges(struct graph *g)
 static void tarjan_visit(struct graph *g, size_t w, size_t *counter, size_t *sp, size_t *csp)
 {
 	g->num[w] = g->low[w] = (*counter)++;
-	g->scc[w] = NONE;	/* unassigned: on the Tarjan stack */
+	g->scc[w] = NONE; /* unassigned: on the Tarjan stack */
 	g->pos[w] = g->off[w];
 	g->stk[(*sp)++] = w;
 	g->cs[(*csp)++] = w;
@@ -321,7 +328,7 @@ found:
 	/* breadth-first from the pre-depended package back to u, within the component */
 	v = g->edges[e].to;
 	for (i = 0; i < g->n; i++)
-		g->pos[i] = NONE;	/* parent */
+		g->pos[i] = NONE; /* parent */
 	g->pos[v] = v;
 	g->cs[0] = v;
 	for (head = 0, tail = 1; head < tail && g->pos[u] == NONE; head++) {
@@ -336,10 +343,11 @@ found:
 		}
 	}
 	for (i = 0, cur = u; cur != v; cur = g->pos[cur])
-		g->stk[i++] = cur;	/* path u <- ... <- v, reversed */
+		g->stk[i++] = cur; /* path u <- ... <- v, reversed */
 	len = (size_t)snprintf(msg, sizeof msg, "%s -> %s", g->set[u]->name, g->set[v]->name);
 	while (i-- && len < sizeof msg)
-		len += (size_t)snprintf(msg + len, sizeof msg - len, " -> %s", g->set[g->stk[i]]->name);
+		len += (size_t)snprintf(msg + len, sizeof msg - len, " -> %s",
+		                        g->set[g->stk[i]]->name);
 	if (len >= sizeof msg)
 		strcpy(msg + sizeof msg - 5, " ...");
 	return lb_errf(-LBE_CYCLE, "dependency cycle through Pre-Depends: %s", msg);
@@ -378,7 +386,7 @@ static size_t emit_scc(struct graph *g, size_t s, size_t *order, size_t k)
 
 	for (v = g->sstart[s]; v < g->sstart[s + 1]; v++)
 		g->pos[g->members[v]] = g->off[g->members[v]];
-	g->num[g->root[s]] = NONE;	/* num == NONE marks visited here */
+	g->num[g->root[s]] = NONE; /* num == NONE marks visited here */
 	g->cs[csp++] = g->root[s];
 	while (csp) {
 		v = g->cs[csp - 1];
@@ -399,9 +407,9 @@ static size_t emit_scc(struct graph *g, size_t s, size_t *order, size_t k)
 int lb_deporder(const struct lb_pkginfo *const *set, size_t n, bool strict, size_t *order)
 {
 	enum { NARR = 13 };
-	struct graph g = { .set = set, .n = n };
-	size_t **arr[NARR] = { &g.off, &g.roff, &g.num, &g.low, &g.scc, &g.stk, &g.cs, &g.pos,
-			       &g.members, &g.sstart, &g.root, &g.pending, &g.heap };
+	struct graph g = {.set = set, .n = n};
+	size_t **arr[NARR] = {&g.off, &g.roff,    &g.num,    &g.low,  &g.scc,     &g.stk, &g.cs,
+	                      &g.pos, &g.members, &g.sstart, &g.root, &g.pending, &g.heap};
 	size_t *mem, nscc, nh = 0, k = 0, s, m, e;
 	int r;
 

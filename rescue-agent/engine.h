@@ -37,16 +37,16 @@ struct lb_item {
 };
 
 struct lb_plan {
-	struct lb_db db;        /* installed state */
-	struct lb_item *items;  /* the new set, in dependency order */
+	struct lb_db db;       /* installed state */
+	struct lb_item *items; /* the new set, in dependency order */
 	size_t n;
-	struct lb_item *rm;     /* packages to remove, dependents first */
+	struct lb_item *rm; /* packages to remove, dependents first */
 	size_t nrm;
-	char **mkdirs;          /* directories to create, parents first */
+	char **mkdirs; /* directories to create, parents first */
 	size_t nmkdirs;
-	char **removes;         /* paths to remove, deepest first */
+	char **removes; /* paths to remove, deepest first */
 	size_t nremoves;
-	char **dist;            /* conffiles kept: new version goes beside as .lb-dist */
+	char **dist; /* conffiles kept: new version goes beside as .lb-dist */
 	size_t ndist;
 	unsigned long long serial;
 	unsigned long long bytes; /* bytes of regular files to write */

@@ -40,7 +40,8 @@ void lb_journal_init(struct lb_journal *j, unsigned long long txn)
 	j->fd = -1;
 	j->txn = txn;
 	char head[64];
-	int n = snprintf(head, sizeof head, "lifeboat-journal %d\nT %llu\n", LB_JOURNAL_FORMAT, txn);
+	int n =
+	    snprintf(head, sizeof head, "lifeboat-journal %d\nT %llu\n", LB_JOURNAL_FORMAT, txn);
 	jb_add(j, head, (size_t)n);
 }
 
@@ -222,7 +223,8 @@ int lb_journal_load(int statefd, struct lb_journal *j)
 			}
 			if (v > LB_JOURNAL_FORMAT) {
 				r = lb_errf(-LBE_FORMAT_VER,
-				            "journal format %u is newer than this lifeboat understands (%d); "
+				            "journal format %u is newer than this lifeboat "
+				            "understands (%d); "
 				            "finish the transaction with a newer lifeboat",
 				            v, LB_JOURNAL_FORMAT);
 				break;
@@ -270,7 +272,8 @@ int lb_journal_load(int statefd, struct lb_journal *j)
 	j->len = j->cap = len;
 	if (r) {
 		if (r == -LBE_CORRUPT)
-			r = lb_errf(r, "journal: damaged at line %zu; the root was left as it is", lineno);
+			r = lb_errf(r, "journal: damaged at line %zu; the root was left as it is",
+			            lineno);
 		lb_journal_free(j);
 		return r;
 	}

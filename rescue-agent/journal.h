@@ -23,14 +23,14 @@
 
 #include "error.h"
 
-#define LB_JOURNAL_FORMAT 1
-#define LB_JOURNAL_FILE "journal"
+#define LB_JOURNAL_FORMAT   1
+#define LB_JOURNAL_FILE     "journal"
 #define LB_JOURNAL_MAX_SIZE (512u << 20)
 
 struct lb_jrec {
-	char kind;   /* D R V X A */
+	char kind;    /* D R V X A */
 	char *arg[5]; /* decoded fields after the kind (NULL when absent) */
-	bool done;   /* A records: an S record marks it run */
+	bool done;    /* A records: an S record marks it run */
 };
 
 struct lb_jstate_rec {

@@ -18,35 +18,36 @@
 #include "fsop.h"
 
 #define LIFEBOAT_VERSION "0.1.0"
-#define LOCK_FILE "lock"
+#define LOCK_FILE        "lock"
 
 static const struct lb_cmd commands[] = {
-	{"apply", "--pool DIR FILE", "converge the root to the desired-state FILE", cmd_apply,
-	 LB_CMD_CREATE},
-	{"plan", "--pool DIR FILE", "print what apply would do, change nothing", cmd_plan, 0},
-	{"list", "", "installed packages, one \"name version\" a line", cmd_list, 0},
-	{"status", "", "packages, serial and any interrupted transaction", cmd_status,
-	 LB_CMD_NO_RECOVER},
-	{"files", "PKG", "files owned by PKG", cmd_files, 0},
-	{"verify", "[PKG...]", "compare installed files with the database", cmd_verify, 0},
-	{"recover", "", "finish or undo an interrupted transaction", cmd_recover,
-	 LB_CMD_NO_RECOVER},
-	{"vercmp", "A OP B", "exit 0 if the version relation holds (dpkg's operators)",
-	 cmd_vercmp, LB_CMD_NO_STATE},
+    {"apply", "--pool DIR FILE", "converge the root to the desired-state FILE", cmd_apply,
+     LB_CMD_CREATE},
+    {"plan", "--pool DIR FILE", "print what apply would do, change nothing", cmd_plan, 0},
+    {"list", "", "installed packages, one \"name version\" a line", cmd_list, 0},
+    {"status", "", "packages, serial and any interrupted transaction", cmd_status,
+     LB_CMD_NO_RECOVER},
+    {"files", "PKG", "files owned by PKG", cmd_files, 0},
+    {"verify", "[PKG...]", "compare installed files with the database", cmd_verify, 0},
+    {"recover", "", "finish or undo an interrupted transaction", cmd_recover, LB_CMD_NO_RECOVER},
+    {"vercmp", "A OP B", "exit 0 if the version relation holds (dpkg's operators)", cmd_vercmp,
+     LB_CMD_NO_STATE},
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: lifeboat [--root DIR] [--state DIR] [--json] [--wait] [--quiet]\n"
-	             "                [--no-scripts] [--allow-devices] COMMAND [ARGS]\n\ncommands:\n");
+	fprintf(out,
+	        "usage: lifeboat [--root DIR] [--state DIR] [--json] [--wait] [--quiet]\n"
+	        "                [--no-scripts] [--allow-devices] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		char head[64];
 		snprintf(head, sizeof head, "%s %s", commands[i].name, commands[i].args);
 		fprintf(out, "  %-26s %s\n", head, commands[i].help);
 	}
-	fprintf(out, "\nexit status: 0 ok, 1 failure (or vercmp false / verify mismatch), 2 usage,\n"
-	             "3 locked, 4 bad desired state, 5 bad package, 6 system error (disk full, ...),\n"
-	             "7 maintainer script failed, 8 damaged or newer state format\n");
+	fprintf(out,
+	        "\nexit status: 0 ok, 1 failure (or vercmp false / verify mismatch), 2 usage,\n"
+	        "3 locked, 4 bad desired state, 5 bad package, 6 system error (disk full, ...),\n"
+	        "7 maintainer script failed, 8 damaged or newer state format\n");
 }
 
 static int mkdir_p(const char *path)
@@ -69,7 +70,8 @@ static int mkdir_p(const char *path)
 
 static int take_lock(struct lb_ctx *ctx)
 {
-	ctx->lockfd = openat(ctx->statefd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	ctx->lockfd =
+	    openat(ctx->statefd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (ctx->lockfd < 0)
 		return lb_errf(-errno, "%s/%s: %s", ctx->state, LOCK_FILE, strerror(errno));
 	if (flock(ctx->lockfd, LOCK_EX | LOCK_NB) == 0)
@@ -89,10 +91,13 @@ static int take_lock(struct lb_ctx *ctx)
 	if (f)
 		fclose(f);
 	if (!ctx->wait)
-		return lb_errf(-LBE_LOCKED, "%s is in use by another lifeboat %s%s%s; use --wait to wait for it",
-		               ctx->state, pid[0] ? "(pid " : "or another process", pid, pid[0] ? ")" : "");
+		return lb_errf(-LBE_LOCKED,
+		               "%s is in use by another lifeboat %s%s%s; use --wait to wait for it",
+		               ctx->state, pid[0] ? "(pid " : "or another process", pid,
+		               pid[0] ? ")" : "");
 	if (!ctx->quiet)
-		fprintf(stderr, "lifeboat: waiting for another lifeboat to release %s\n", ctx->state);
+		fprintf(stderr, "lifeboat: waiting for another lifeboat to release %s\n",
+		        ctx->state);
 	if (flock(ctx->lockfd, LOCK_EX) < 0)
 		return lb_errf(-errno, "lock %s/%s: %s", ctx->state, LOCK_FILE, strerror(errno));
 locked:;
@@ -146,11 +151,11 @@ static int open_ctx(struct lb_ctx *ctx, const struct lb_cmd *cmd, char *statebuf
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"root", required_argument, 0, 'r'},   {"state", required_argument, 0, 's'},
-		{"json", no_argument, 0, 'j'},         {"wait", no_argument, 0, 'w'},
-		{"quiet", no_argument, 0, 'q'},        {"no-scripts", no_argument, 0, 'n'},
-		{"allow-devices", no_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
-		{"version", no_argument, 0, 'V'},      {0, 0, 0, 0},
+	    {"root", required_argument, 0, 'r'},    {"state", required_argument, 0, 's'},
+	    {"json", no_argument, 0, 'j'},          {"wait", no_argument, 0, 'w'},
+	    {"quiet", no_argument, 0, 'q'},         {"no-scripts", no_argument, 0, 'n'},
+	    {"allow-devices", no_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, 'V'},       {0, 0, 0, 0},
 	};
 	struct lb_ctx ctx = {.root = "/", .rootfd = -1, .statefd = -1, .lockfd = -1};
 	int c;
@@ -177,7 +182,8 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[optind], commands[i].name))
 			cmd = &commands[i];
 	if (!cmd) {
-		fprintf(stderr, "lifeboat: unknown command '%s' (see lifeboat --help)\n", argv[optind]);
+		fprintf(stderr, "lifeboat: unknown command '%s' (see lifeboat --help)\n",
+		        argv[optind]);
 		return 2;
 	}
 	if (sodium_init() < 0) {

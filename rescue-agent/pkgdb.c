@@ -13,9 +13,9 @@
 #include "fsop.h"
 
 static const char *const state_names[] = {
-	[LB_ST_NOT_INSTALLED] = "not-installed",   [LB_ST_HALF_INSTALLED] = "half-installed",
-	[LB_ST_UNPACKED] = "unpacked",             [LB_ST_HALF_CONFIGURED] = "half-configured",
-	[LB_ST_INSTALLED] = "installed",
+    [LB_ST_NOT_INSTALLED] = "not-installed", [LB_ST_HALF_INSTALLED] = "half-installed",
+    [LB_ST_UNPACKED] = "unpacked",           [LB_ST_HALF_CONFIGURED] = "half-configured",
+    [LB_ST_INSTALLED] = "installed",
 };
 
 const char *lb_pkgstate_str(enum lb_pkgstate st)
@@ -43,7 +43,8 @@ static bool is_reserved(const char *name)
 
 static int cmp_pkg(const void *a, const void *b)
 {
-	return strcmp(((const struct lb_dbpkg *)a)->info.name, ((const struct lb_dbpkg *)b)->info.name);
+	return strcmp(((const struct lb_dbpkg *)a)->info.name,
+	              ((const struct lb_dbpkg *)b)->info.name);
 }
 
 static int cmp_file(const void *a, const void *b)
@@ -279,13 +280,15 @@ int lb_db_load(int statefd, const char *name, struct lb_db *db)
 	char *end;
 	unsigned long ver = strtoul(fmt, &end, 10);
 	if (*end || !fmt[0] || ver == 0) {
-		r = lb_errf(-LBE_CORRUPT, "package database %s: bad format version '%.20s'", name, fmt);
+		r = lb_errf(-LBE_CORRUPT, "package database %s: bad format version '%.20s'", name,
+		            fmt);
 		goto out;
 	}
 	if (ver > LB_DB_FORMAT) {
-		r = lb_errf(-LBE_FORMAT_VER,
-		            "package database %s: format %s is newer than this lifeboat understands (%d)",
-		            name, fmt, LB_DB_FORMAT);
+		r = lb_errf(
+		    -LBE_FORMAT_VER,
+		    "package database %s: format %s is newer than this lifeboat understands (%d)",
+		    name, fmt, LB_DB_FORMAT);
 		goto out;
 	}
 	const char *serial = lb_para_get(&doc.paras[0], "Serial");
@@ -299,7 +302,8 @@ int lb_db_load(int statefd, const char *name, struct lb_db *db)
 		r = parse_pkg(&doc.paras[i], &db->pkgs[db->n]);
 		db->n++;
 		if (r) {
-			r = lb_err_prefix(r == -ENOMEM ? r : -LBE_CORRUPT, "package database %s", name);
+			r = lb_err_prefix(r == -ENOMEM ? r : -LBE_CORRUPT, "package database %s",
+			                  name);
 			goto out;
 		}
 	}
@@ -392,7 +396,8 @@ static void format_file(struct sbuf *b, const struct lb_file *f)
 		return;
 	}
 	sb_printf(b, " %c%s %o %u %u %llu %s %s\n", f->type, f->conffile ? "c" : "",
-	          (unsigned)(f->mode & 07777), (unsigned)f->uid, (unsigned)f->gid, f->size, dig, path);
+	          (unsigned)(f->mode & 07777), (unsigned)f->uid, (unsigned)f->gid, f->size, dig,
+	          path);
 }
 
 int lb_db_format(const struct lb_db *db, char **buf, size_t *len)
@@ -413,7 +418,8 @@ int lb_db_format(const struct lb_db *db, char **buf, size_t *len)
 		bool any = false;
 		for (int s = 0; s < LB_NSCRIPTS; s++)
 			if (p->script[s][0]) {
-				sb_printf(&b, "%s%s=%s", any ? " " : "Scripts: ", lb_script_names[s],
+				sb_printf(&b, "%s%s=%s",
+				          any ? " " : "Scripts: ", lb_script_names[s],
 				          p->script[s]);
 				any = true;
 			}

@@ -13,10 +13,10 @@
 #include "deb.h"
 #include "error.h"
 
-#define LB_DB_FORMAT 1
-#define LB_DB_FILE "db"
-#define LB_DB_NEW "db.new"
-#define LB_DB_MAX_SIZE (256u << 20)
+#define LB_DB_FORMAT     1
+#define LB_DB_FILE       "db"
+#define LB_DB_NEW        "db.new"
+#define LB_DB_MAX_SIZE   (256u << 20)
 #define LB_SCRIPT_ID_LEN 16 /* hex chars of a script's sha256 naming it in STATE/scripts */
 
 /* dpkg's states, as far as lifeboat uses them */
@@ -31,8 +31,8 @@ const char *lb_pkgstate_str(enum lb_pkgstate st);
 int lb_pkgstate_parse(const char *s); /* state or -1 */
 
 struct lb_file {
-	char *path;  /* normalised, relative to the root */
-	char type;   /* enum lb_ftype; hardlinks are recorded as regular files */
+	char *path; /* normalised, relative to the root */
+	char type;  /* enum lb_ftype; hardlinks are recorded as regular files */
 	bool conffile;
 	mode_t mode;
 	uid_t uid;
@@ -43,12 +43,12 @@ struct lb_file {
 
 struct lb_dbpkg {
 	struct lb_pkginfo info;
-	struct lb_doc control;  /* the control paragraph (all fields, for display) */
+	struct lb_doc control; /* the control paragraph (all fields, for display) */
 	enum lb_pkgstate state;
 	char deb_sha256[65];
 	char *config_version; /* version last configured (dpkg's Config-Version), or NULL */
 	char script[LB_NSCRIPTS][LB_SCRIPT_ID_LEN + 1]; /* "" when absent */
-	struct lb_file *files;  /* sorted by path */
+	struct lb_file *files;                          /* sorted by path */
 	size_t nfiles;
 };
 

@@ -19,10 +19,10 @@
 #include "version.h"
 
 static const char *const act_names[] = {
-	[LB_ACT_KEEP] = "keep",           [LB_ACT_INSTALL] = "install",
-	[LB_ACT_UPGRADE] = "upgrade",     [LB_ACT_DOWNGRADE] = "downgrade",
-	[LB_ACT_REINSTALL] = "reinstall", [LB_ACT_CONFIGURE] = "configure",
-	[LB_ACT_REMOVE] = "remove",
+    [LB_ACT_KEEP] = "keep",           [LB_ACT_INSTALL] = "install",
+    [LB_ACT_UPGRADE] = "upgrade",     [LB_ACT_DOWNGRADE] = "downgrade",
+    [LB_ACT_REINSTALL] = "reinstall", [LB_ACT_CONFIGURE] = "configure",
+    [LB_ACT_REMOVE] = "remove",
 };
 
 const char *lb_action_str(enum lb_action a)
@@ -48,7 +48,8 @@ static int collect_entry(void *ctx, const struct lb_deb_entry *e, struct lb_deb_
 	if (bl > 7 && (!strcmp(base + bl - 7, ".lb-new") || !strcmp(base + bl - 7, ".lb-tmp")))
 		return lb_errf(-LBE_UNSAFE, "%s: uses lifeboat's reserved suffix", e->path);
 	if ((e->type == LB_FT_CHR || e->type == LB_FT_BLK) && !c->allow_devices)
-		return lb_errf(-LBE_UNSAFE, "%s: device node (allow with --allow-devices)", e->path);
+		return lb_errf(-LBE_UNSAFE, "%s: device node (allow with --allow-devices)",
+		               e->path);
 	if (c->p->nfiles == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
 		struct lb_file *nf = realloc(c->p->files, cap * sizeof *nf);
@@ -85,8 +86,10 @@ static int check_files(struct lb_dbpkg *p)
 {
 	lb_dbpkg_sort_files(p);
 	for (size_t i = 1; i < p->nfiles; i++)
-		if (!strcmp(p->files[i - 1].path, p->files[i].path) && p->files[i].type != LB_FT_DIR)
-			return lb_errf(-LBE_DEB, "%s: lists %s twice", p->info.name, p->files[i].path);
+		if (!strcmp(p->files[i - 1].path, p->files[i].path) &&
+		    p->files[i].type != LB_FT_DIR)
+			return lb_errf(-LBE_DEB, "%s: lists %s twice", p->info.name,
+			               p->files[i].path);
 	for (size_t i = 0; i < p->nfiles; i++) {
 		if (p->files[i].type != LB_FT_HARDLINK)
 			continue;
@@ -199,15 +202,16 @@ static int find_deb(struct lb_ctx *ctx, const char *pool, const struct lb_desire
 		r = read_deb(ctx, it, path);
 		if (r)
 			break;
-		if (strcmp(it->neu.info.name, dp->name) || strcmp(it->neu.info.version, dp->version)) {
+		if (strcmp(it->neu.info.name, dp->name) ||
+		    strcmp(it->neu.info.version, dp->version)) {
 			item_release(it);
 			r = 1;
 		}
 	}
 	closedir(d);
 	if (r > 0)
-		return lb_errf(-LBE_NOT_FOUND, "%s %s: no %s*.deb in pool %s", dp->name, dp->version,
-		               pfx[0], pool);
+		return lb_errf(-LBE_NOT_FOUND, "%s %s: no %s*.deb in pool %s", dp->name,
+		               dp->version, pfx[0], pool);
 	if (r)
 		return r;
 	if (dp->sha256[0] && (strcmp(dp->sha256, it->deb_sha256) || dp->size != it->deb_size))
@@ -329,10 +333,11 @@ static int resolve_owners(struct lb_plan *plan, struct fent **out, size_t *nout)
 			if (adir && bdir)
 				continue;
 			if (adir != bdir) {
-				r = lb_errf(-LBE_FILE_CONFLICT,
-				            "/%s is a directory in %s %s and not in %s %s", a->path,
-				            adir ? pa->name : pb->name, adir ? pa->version : pb->version,
-				            adir ? pb->name : pa->name, adir ? pb->version : pa->version);
+				r = lb_errf(
+				    -LBE_FILE_CONFLICT,
+				    "/%s is a directory in %s %s and not in %s %s", a->path,
+				    adir ? pa->name : pb->name, adir ? pa->version : pb->version,
+				    adir ? pb->name : pa->name, adir ? pb->version : pa->version);
 			} else if (replaces(pb, pa)) {
 				a->f->type = 0;
 				win = k;
@@ -340,7 +345,8 @@ static int resolve_owners(struct lb_plan *plan, struct fent **out, size_t *nout)
 				b->f->type = 0;
 			} else {
 				r = lb_errf(-LBE_FILE_CONFLICT,
-				            "/%s is in both %s %s and %s %s (and neither Replaces the other)",
+				            "/%s is in both %s %s and %s %s (and neither Replaces "
+				            "the other)",
 				            a->path, pa->name, pa->version, pb->name, pb->version);
 			}
 		}
@@ -453,8 +459,8 @@ static int check_disk_entry(struct lb_dircache *dc, const struct lb_item *it,
 			return push(dirs, ndirs, f->path);
 		if (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))
 			return 0; /* a symlink to a directory stays, as dpkg keeps it */
-		return lb_errf(-LBE_FILE_CONFLICT, "/%s: a directory in %s but not on disk", f->path,
-		               it->neu.info.name);
+		return lb_errf(-LBE_FILE_CONFLICT, "/%s: a directory in %s but not on disk",
+		               f->path, it->neu.info.name);
 	}
 	if (!r && S_ISDIR(st.st_mode))
 		return lb_errf(-LBE_FILE_CONFLICT, "/%s: a directory on disk but not in %s",
@@ -487,7 +493,8 @@ static int check_under_links(const struct lb_plan *plan)
 				*s = 0;
 				char *key = path;
 				if (bsearch(&key, links, nlinks, sizeof *links, cmp_str))
-					r = lb_errf(-LBE_UNSAFE, "%s: /%s/%s lies beneath the symlink /%s",
+					r = lb_errf(-LBE_UNSAFE,
+					            "%s: /%s/%s lies beneath the symlink /%s",
 					            it->neu.info.name, path, s + 1, path);
 				*s = '/';
 			}
@@ -525,7 +532,8 @@ static int plan_disk(struct lb_ctx *ctx, struct lb_plan *plan, struct lb_dircach
 			}
 			if (f->type == LB_FT_REG || f->type == LB_FT_HARDLINK) {
 				plan->bytes += f->size;
-				const struct lb_file *of = it->old ? lb_dbpkg_file(it->old, f->path) : NULL;
+				const struct lb_file *of =
+				    it->old ? lb_dbpkg_file(it->old, f->path) : NULL;
 				if (f->conffile && of && of->conffile && locally_modified(dc, of))
 					r = r ? r : push(&plan->dist, &plan->ndist, f->path);
 			}
@@ -553,8 +561,9 @@ static int plan_disk(struct lb_ctx *ctx, struct lb_plan *plan, struct lb_dircach
 		unsigned long long need = plan->bytes + 4096ULL * (plan->files + ndirs);
 		unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
 		if (need > avail)
-			r = lb_errf(-LBE_NOSPACE, "%s: the transaction needs %llu KiB, %llu KiB free",
-			            ctx->root, need >> 10, avail >> 10);
+			r = lb_errf(-LBE_NOSPACE,
+			            "%s: the transaction needs %llu KiB, %llu KiB free", ctx->root,
+			            need >> 10, avail >> 10);
 	}
 	return r;
 }
@@ -581,7 +590,8 @@ int lb_plan_build(struct lb_ctx *ctx, const struct lb_desired *d, const char *po
 		bool same = it->old && !strcmp(it->old->info.version, dp->version) &&
 		            (!dp->sha256[0] || !strcmp(dp->sha256, it->old->deb_sha256));
 		if (same) {
-			it->act = it->old->state == LB_ST_INSTALLED ? LB_ACT_KEEP : LB_ACT_CONFIGURE;
+			it->act =
+			    it->old->state == LB_ST_INSTALLED ? LB_ACT_KEEP : LB_ACT_CONFIGURE;
 			if (it->old->state >= LB_ST_UNPACKED)
 				continue;
 		}
@@ -589,7 +599,9 @@ int lb_plan_build(struct lb_ctx *ctx, const struct lb_desired *d, const char *po
 			it->act = LB_ACT_INSTALL;
 		else {
 			int c = lb_vercmp(dp->version, it->old->info.version);
-			it->act = c > 0 ? LB_ACT_UPGRADE : c < 0 ? LB_ACT_DOWNGRADE : LB_ACT_REINSTALL;
+			it->act = c > 0   ? LB_ACT_UPGRADE
+			          : c < 0 ? LB_ACT_DOWNGRADE
+			                  : LB_ACT_REINSTALL;
 		}
 	}
 	/* read every package that changes, several at a time */
@@ -641,8 +653,8 @@ static void print_item(struct lb_ctx *ctx, const struct lb_item *it, FILE *out)
 	const struct lb_dbpkg *rec = lb_item_rec(it);
 	const char *oldv = it->old ? it->old->info.version : "";
 	if (ctx->json) {
-		fprintf(out, "{\"action\":\"%s\",\"package\":\"%s\",\"version\":\"%s\"", lb_action_str(it->act),
-		        rec->info.name, rec->info.version);
+		fprintf(out, "{\"action\":\"%s\",\"package\":\"%s\",\"version\":\"%s\"",
+		        lb_action_str(it->act), rec->info.name, rec->info.version);
 		if (it->old)
 			fprintf(out, ",\"from\":\"%s\"", oldv);
 		if (it->deb_size)
@@ -657,7 +669,8 @@ static void print_item(struct lb_ctx *ctx, const struct lb_item *it, FILE *out)
 		        rec->info.version);
 		break;
 	default:
-		fprintf(out, "%-9s %s %s\n", lb_action_str(it->act), rec->info.name, rec->info.version);
+		fprintf(out, "%-9s %s %s\n", lb_action_str(it->act), rec->info.name,
+		        rec->info.version);
 	}
 }
 

@@ -82,14 +82,16 @@ static int open_in_root_walk(int rootfd, const char *path)
 			link[n] = 0;
 			char tail[2 * PATH_MAX];
 			snprintf(tail, sizeof tail, "%s", p);
-			if ((size_t)snprintf(rest, sizeof rest, "%s/%s", link, tail) >= sizeof rest) {
+			if ((size_t)snprintf(rest, sizeof rest, "%s/%s", link, tail) >=
+			    sizeof rest) {
 				close(cur);
 				return -ENAMETOOLONG;
 			}
 			p = rest;
 			if (link[0] == '/') {
 				close(cur);
-				if ((cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+				if ((cur = openat(rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) <
+				    0)
 					return -errno;
 			}
 			continue;
@@ -107,8 +109,8 @@ static int open_in_root_walk(int rootfd, const char *path)
 static int open_in_root(int rootfd, const char *path)
 {
 	struct open_how how = {
-		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	    .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	static int have_openat2 = 1;
 	if (have_openat2) {

@@ -22,7 +22,8 @@ void lb_dircache_close(struct lb_dircache *c);
 /* Open the directory holding relpath (cached for consecutive calls with the same
  * parent) and return its fd in *dirfd (owned by the cache) and the final
  * component in *base. -ENOENT if the parent does not exist. */
-int lb_root_parent(struct lb_dircache *c, const char *relpath, int *dirfd, const char **base) LB_MUST;
+int lb_root_parent(struct lb_dircache *c, const char *relpath, int *dirfd,
+                   const char **base) LB_MUST;
 
 /* lstat of relpath beneath the root; -ENOENT if absent. */
 int lb_root_lstat(struct lb_dircache *c, const char *relpath, struct stat *st) LB_MUST;

@@ -84,9 +84,13 @@ int lb_script_run(struct lb_ctx *ctx, const char *pkg, enum lb_script which, con
 		if (ctx->json)
 			dup2(2, 1); /* keep stdout for lifeboat's own events */
 		char *env[] = {
-			"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			"LANG=C",
-			NULL, NULL, "DPKG_ROOT=", "LIFEBOAT=1", NULL,
+		    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		    "LANG=C",
+		    NULL,
+		    NULL,
+		    "DPKG_ROOT=",
+		    "LIFEBOAT=1",
+		    NULL,
 		};
 		char e1[300], e2[64];
 		snprintf(e1, sizeof e1, "DPKG_MAINTSCRIPT_PACKAGE=%s", pkg);
@@ -103,9 +107,9 @@ int lb_script_run(struct lb_ctx *ctx, const char *pkg, enum lb_script which, con
 			interp[0] = 0;
 		if (f)
 			fclose(f);
-		fprintf(stderr, "lifeboat: %s %s: exec %s: %s%s%s%s\n", pkg, sname, path, strerror(e),
-		        interp[0] ? " (is its interpreter " : "", interp[0] ? interp + 2 : "",
-		        interp[0] ? " in the root?)" : "");
+		fprintf(stderr, "lifeboat: %s %s: exec %s: %s%s%s%s\n", pkg, sname, path,
+		        strerror(e), interp[0] ? " (is its interpreter " : "",
+		        interp[0] ? interp + 2 : "", interp[0] ? " in the root?)" : "");
 		_exit(127);
 	}
 	int status;
@@ -147,7 +151,8 @@ void lb_script_gc(struct lb_ctx *ctx, const struct lb_db *db, const struct lb_jo
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.' && !referenced(de->d_name, db, j))
 			if (lb_unlink(dfd, de->d_name))
-				fprintf(stderr, "lifeboat: warning: cannot remove stale script %s\n",
+				fprintf(stderr,
+				        "lifeboat: warning: cannot remove stale script %s\n",
 				        de->d_name);
 	closedir(d);
 }

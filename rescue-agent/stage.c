@@ -22,7 +22,8 @@ static void mark_satisfiers(const struct lb_plan *plan, const struct lb_deplist 
 		for (size_t a = 0; a < dl->deps[d].n; a++)
 			for (size_t k = 0; k < plan->n; k++)
 				if (changes(&plan->items[k]) &&
-				    lb_pkginfo_satisfies(&plan->items[k].neu.info, &dl->deps[d].alts[a]))
+				    lb_pkginfo_satisfies(&plan->items[k].neu.info,
+				                         &dl->deps[d].alts[a]))
 					in[k] = true;
 }
 

@@ -28,7 +28,7 @@
 #include "rootfs.h"
 #include "scripts.h"
 
-#define TMP_SUFFIX ".lb-new"
+#define TMP_SUFFIX  ".lb-new"
 #define DIST_SUFFIX ".lb-dist"
 
 static int tmp_name(const char *base, const char *suffix, char *out, size_t size)
@@ -103,9 +103,7 @@ static int stage_entry(void *arg, const struct lb_deb_entry *e, struct lb_deb_re
 	if (ret)
 		return lb_errf(ret, "/%s: %s", e->path, strerror(-ret));
 	switch (e->type) {
-	case LB_FT_REG:
-		ret = stage_reg(s, dfd, tmp, f, e, r);
-		break;
+	case LB_FT_REG: ret = stage_reg(s, dfd, tmp, f, e, r); break;
 	case LB_FT_SYMLINK:
 		ret = lb_unlink(dfd, tmp);
 		if (!ret)
@@ -119,8 +117,8 @@ static int stage_entry(void *arg, const struct lb_deb_entry *e, struct lb_deb_re
 		const char *tbase;
 		char ttmp[512];
 		if (!t || !t->digest)
-			return lb_errf(-LBE_UNSAFE, "/%s: hardlink to /%s, not a file of %s", e->path,
-			               e->link, s->it->neu.info.name);
+			return lb_errf(-LBE_UNSAFE, "/%s: hardlink to /%s, not a file of %s",
+			               e->path, e->link, s->it->neu.info.name);
 		ret = lb_root_parent(&s->dc2, e->link, &tfd, &tbase);
 		if (!ret)
 			ret = tmp_name(tbase, TMP_SUFFIX, ttmp, sizeof ttmp);
@@ -135,7 +133,9 @@ static int stage_entry(void *arg, const struct lb_deb_entry *e, struct lb_deb_re
 		break;
 	}
 	default: {
-		mode_t type = e->type == LB_FT_CHR ? S_IFCHR : e->type == LB_FT_BLK ? S_IFBLK : S_IFIFO;
+		mode_t type = e->type == LB_FT_CHR   ? S_IFCHR
+		              : e->type == LB_FT_BLK ? S_IFBLK
+		                                     : S_IFIFO;
 		ret = lb_unlink(dfd, tmp);
 		if (!ret)
 			ret = lb_mknod(dfd, tmp, type | (e->mode & 07777), e->rdev);
@@ -167,9 +167,10 @@ static int stage_item(struct lb_ctx *ctx, struct lb_item *it)
 	free(s);
 	/* read twice through the same open file: what was verified is what was
 	 * written, unless someone rewrote it in place meanwhile */
-	if (!r && (fstat(it->debfd, &after) < 0 || (unsigned long long)after.st_size != it->deb_size ||
-	           after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
-	           after.st_mtim.tv_nsec != before.st_mtim.tv_nsec))
+	if (!r &&
+	    (fstat(it->debfd, &after) < 0 || (unsigned long long)after.st_size != it->deb_size ||
+	     after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+	     after.st_mtim.tv_nsec != before.st_mtim.tv_nsec))
 		r = lb_errf(-LBE_HASH, "changed while it was being installed");
 	return r ? lb_err_prefix(r, "%s", it->deb_path) : 0;
 }
@@ -189,9 +190,8 @@ static int stage_one(void *arg, size_t i)
 static const struct lb_file *listed_dir(const struct lb_plan *plan, const char *path)
 {
 	for (size_t i = 0; i < plan->n; i++) {
-		const struct lb_file *f = plan->items[i].neu.info.name
-		                                  ? lb_dbpkg_file(&plan->items[i].neu, path)
-		                                  : NULL;
+		const struct lb_file *f =
+		    plan->items[i].neu.info.name ? lb_dbpkg_file(&plan->items[i].neu, path) : NULL;
 		if (f && f->type == LB_FT_DIR)
 			return f;
 	}
@@ -254,9 +254,9 @@ static int undo_one(int dfd, const char *base, char kind)
 	char tmp[512];
 	if (kind == 'D')
 		return unlinkat(dfd, base, AT_REMOVEDIR) < 0 && errno != ENOENT &&
-		                       errno != ENOTEMPTY && errno != EEXIST
-		               ? -errno
-		               : 0;
+		               errno != ENOTEMPTY && errno != EEXIST
+		           ? -errno
+		           : 0;
 	int r = tmp_name(base, TMP_SUFFIX, tmp, sizeof tmp);
 	return r ? r : lb_unlink(dfd, tmp);
 }
@@ -286,7 +286,8 @@ static int sync_all(struct lb_ctx *ctx)
 {
 	int r = lb_syncfs(ctx->rootfd);
 	struct stat a, b;
-	if (!r && fstat(ctx->rootfd, &a) == 0 && fstat(ctx->statefd, &b) == 0 && a.st_dev != b.st_dev)
+	if (!r && fstat(ctx->rootfd, &a) == 0 && fstat(ctx->statefd, &b) == 0 &&
+	    a.st_dev != b.st_dev)
 		r = lb_syncfs(ctx->statefd);
 	return r ? lb_errf(r, "sync %s: %s", ctx->root, strerror(-r)) : 0;
 }
@@ -352,7 +353,8 @@ static int configure(struct lb_ctx *ctx, struct lb_journal *j, struct lb_db *db)
 				goto out;
 			}
 		}
-		if (db->pkgs[i].state == LB_ST_UNPACKED || db->pkgs[i].state == LB_ST_HALF_CONFIGURED) {
+		if (db->pkgs[i].state == LB_ST_UNPACKED ||
+		    db->pkgs[i].state == LB_ST_HALF_CONFIGURED) {
 			pk[n] = &db->pkgs[i];
 			set[n++] = &db->pkgs[i].info;
 		}
@@ -363,11 +365,11 @@ static int configure(struct lb_ctx *ctx, struct lb_journal *j, struct lb_db *db)
 		if (p->script[LB_POSTINST][0]) {
 			r = lb_journal_mark_state(j, p->info.name, "half-configured");
 			p->state = LB_ST_HALF_CONFIGURED;
-			const char *args[] = {"configure", p->config_version ? p->config_version : "",
-			                      NULL};
+			const char *args[] = {"configure",
+			                      p->config_version ? p->config_version : "", NULL};
 			if (!r)
-				r = lb_script_run(ctx, p->info.name, LB_POSTINST, p->script[LB_POSTINST],
-				                  args);
+				r = lb_script_run(ctx, p->info.name, LB_POSTINST,
+				                  p->script[LB_POSTINST], args);
 			if (r)
 				break;
 		}
@@ -472,9 +474,11 @@ static int pre_scripts(struct lb_ctx *ctx, struct lb_plan *plan)
 		    it->old->state < LB_ST_HALF_CONFIGURED)
 			continue;
 		const char *args[] = {"upgrade", it->neu.info.version, NULL};
-		r = lb_script_run(ctx, it->old->info.name, LB_PRERM, it->old->script[LB_PRERM], args);
+		r = lb_script_run(ctx, it->old->info.name, LB_PRERM, it->old->script[LB_PRERM],
+		                  args);
 		if (!r)
-			ran[nran++] = (struct ran){it->old, LB_POSTINST, {"abort-upgrade", it->neu.info.version}};
+			ran[nran++] = (struct ran){
+			    it->old, LB_POSTINST, {"abort-upgrade", it->neu.info.version}};
 	}
 	for (size_t i = 0; i < plan->n && !r; i++) {
 		struct lb_item *it = &plan->items[i];
@@ -482,10 +486,12 @@ static int pre_scripts(struct lb_ctx *ctx, struct lb_plan *plan)
 			continue;
 		const char *args[] = {it->old ? "upgrade" : "install",
 		                      it->old ? it->old->info.version : NULL, NULL};
-		r = lb_script_run(ctx, it->neu.info.name, LB_PREINST, it->neu.script[LB_PREINST], args);
+		r = lb_script_run(ctx, it->neu.info.name, LB_PREINST, it->neu.script[LB_PREINST],
+		                  args);
 		if (r) {
 			/* dpkg: the failed preinst's own postrm cleans up */
-			ran[nran++] = (struct ran){&it->neu, LB_POSTRM,
+			ran[nran++] = (struct ran){&it->neu,
+			                           LB_POSTRM,
 			                           {it->old ? "abort-upgrade" : "abort-install",
 			                            it->old ? it->old->info.version : NULL}};
 		}
@@ -540,8 +546,8 @@ static int prepare_records(struct lb_ctx *ctx, struct lb_plan *plan, struct lb_j
 		}
 		for (int s = 0; s < LB_NSCRIPTS; s++)
 			if (it->meta.script[s]) {
-				int r = lb_script_store(ctx, it->meta.script[s], it->meta.script_len[s],
-				                        it->neu.script[s]);
+				int r = lb_script_store(ctx, it->meta.script[s],
+				                        it->meta.script_len[s], it->neu.script[s]);
 				if (r)
 					return r;
 			}
@@ -553,8 +559,8 @@ static int prepare_records(struct lb_ctx *ctx, struct lb_plan *plan, struct lb_j
 		if (prev && !(it->neu.config_version = strdup(prev)))
 			return -ENOMEM;
 		if (it->old && it->old->script[LB_POSTRM][0]) {
-			const char *a[] = {it->old->info.name, it->old->script[LB_POSTRM], "upgrade",
-			                   it->neu.info.version};
+			const char *a[] = {it->old->info.name, it->old->script[LB_POSTRM],
+			                   "upgrade", it->neu.info.version};
 			lb_journal_add(j, 'A', 4, a);
 		}
 	}

@@ -69,6 +69,7 @@ integration() { # BUILD-DIR
 }
 
 scripts/install-deps.sh || exit 1
+if scripts/lint.sh; then count lint 1 0; else count lint 0 1; fi
 build build && {
 	unit build
 	if tests/unit/version-pairs.sh; then count version-pairs 1 0; else count version-pairs 0 1; fi

@@ -69,7 +69,7 @@ static void check_doc(const uint8_t *data, size_t size)
 			for (size_t k = 0; k < pi[i].depends.n; k++)
 				for (size_t a = 0; a < pi[i].depends.deps[k].n; a++)
 					(void)lb_pkginfo_satisfies(&pi[j],
-								   &pi[i].depends.deps[k].alts[a]);
+					                           &pi[i].depends.deps[k].alts[a]);
 	for (size_t i = 0; i < ok; i++)
 		lb_pkginfo_free(&pi[i]);
 	lb_doc_free(&doc);

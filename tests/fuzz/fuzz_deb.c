@@ -31,17 +31,17 @@ static int read_all(void *ctx, const struct lb_deb_entry *e, struct lb_deb_reade
 
 	check_path(e->path);
 	switch (e->type) {
-	case LB_FT_HARDLINK:
-		check_path(e->link);
-		break;
+	case LB_FT_HARDLINK: check_path(e->link); break;
 	case LB_FT_SYMLINK:
 		if (!e->link || !e->link[0])
 			abort();
 		break;
-	case LB_FT_REG: case LB_FT_DIR: case LB_FT_CHR: case LB_FT_BLK: case LB_FT_FIFO:
-		break;
-	default:
-		abort();
+	case LB_FT_REG:
+	case LB_FT_DIR:
+	case LB_FT_CHR:
+	case LB_FT_BLK:
+	case LB_FT_FIFO: break;
+	default: abort();
 	}
 	if (e->mode & ~07777u)
 		abort();
@@ -65,8 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (fd < 0)
 		fd = memfd_create("fuzz_deb", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, 0) < 0 ||
-	    (size && pwrite(fd, data, size, 0) != (ssize_t)size))
+	if (fd < 0 || ftruncate(fd, 0) < 0 || (size && pwrite(fd, data, size, 0) != (ssize_t)size))
 		abort();
 	rc = lb_deb_read(fd, &m, read_all, &total, sha, &sz);
 	if (rc == 0) {

@@ -62,7 +62,7 @@ static int verrevcmp(const char *a, const char *b)
 /* dpkg's split of a valid version: epoch, then upstream/revision at the last '-'. */
 static int reference(const char *a, const char *b)
 {
-	const char *s[2] = { a, b };
+	const char *s[2] = {a, b};
 	char *up[2], *rev[2];
 	long epoch[2];
 	for (int i = 0; i < 2; i++) {
@@ -96,10 +96,10 @@ static void check_pair(const char *a, const char *b)
 		abort();
 	if (lb_version_valid(a) && lb_version_valid(b) && ab != reference(a, b))
 		abort();
-	static const enum lb_rel rels[] = { LB_REL_LT, LB_REL_LE, LB_REL_EQ,
-					    LB_REL_NE, LB_REL_GE, LB_REL_GT };
-	static const int want[][3] = { { 1, 0, 0 }, { 1, 1, 0 }, { 0, 1, 0 },
-				       { 1, 0, 1 }, { 0, 1, 1 }, { 0, 0, 1 } };
+	static const enum lb_rel rels[] = {LB_REL_LT, LB_REL_LE, LB_REL_EQ,
+	                                   LB_REL_NE, LB_REL_GE, LB_REL_GT};
+	static const int want[][3] = {{1, 0, 0}, {1, 1, 0}, {0, 1, 0},
+	                              {1, 0, 1}, {0, 1, 1}, {0, 0, 1}};
 	for (size_t i = 0; i < sizeof rels / sizeof rels[0]; i++)
 		if (lb_version_satisfies(a, rels[i], b) != want[i][ab + 1])
 			abort();
@@ -107,7 +107,7 @@ static void check_pair(const char *a, const char *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *buf = malloc(size + 1), *s[3] = { NULL, NULL, NULL };
+	char *buf = malloc(size + 1), *s[3] = {NULL, NULL, NULL};
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);

@@ -16,11 +16,10 @@ static const struct {
 	const char *name;
 	bool valid;
 } name_cases[] = {
-	{ "ab", true },		{ "libc6", true },   { "g++", true },	     { "libstdc++6", true },
-	{ "0ad", true },	{ "a-b.c+d", true }, { "python3.11", true }, { "a", false },
-	{ "", false },		{ "Ab", false },     { "-ab", false },	     { ".ab", false },
-	{ "+ab", false },	{ "a_b", false },    { "a b", false },	     { "a:b", false },
-	{ "a\xc3\xa9", false },
+    {"ab", true},      {"libc6", true},      {"g++", true},  {"libstdc++6", true}, {"0ad", true},
+    {"a-b.c+d", true}, {"python3.11", true}, {"a", false},   {"", false},          {"Ab", false},
+    {"-ab", false},    {".ab", false},       {"+ab", false}, {"a_b", false},       {"a b", false},
+    {"a:b", false},    {"a\xc3\xa9", false},
 };
 
 static void test_pkgname(void **state)
@@ -37,16 +36,16 @@ static const struct {
 	bool alts;
 	const char *out;
 } dep_ok[] = {
-	{ "aa (>= 1.0) | bb, cc:any, dd (<< 2)", true, "aa (>= 1.0) | bb, cc:any, dd (<< 2)" },
-	{ "aa(>=1.0)|bb,cc", true, "aa (>= 1.0) | bb, cc" },
-	{ "  aa  ( =  1 ) ,\n bb\n", true, "aa (= 1), bb" },
-	{ "aa (< 1), bb (> 2)", false, "aa (<= 1), bb (>= 2)" }, /* obsolete forms */
-	{ "aa (<= 1), bb (>> 2), cc (= 1:2-3)", false, "aa (<= 1), bb (>> 2), cc (= 1:2-3)" },
-	{ "libc6:amd64 (>= 2.36)", false, "libc6:amd64 (>= 2.36)" },
-	{ "", true, "" },
-	{ " \n\t", true, "" },
-	{ "aa", false, "aa" },
-	{ "aa|bb|cc|dd", true, "aa | bb | cc | dd" },
+    {"aa (>= 1.0) | bb, cc:any, dd (<< 2)", true, "aa (>= 1.0) | bb, cc:any, dd (<< 2)"},
+    {"aa(>=1.0)|bb,cc", true, "aa (>= 1.0) | bb, cc"},
+    {"  aa  ( =  1 ) ,\n bb\n", true, "aa (= 1), bb"},
+    {"aa (< 1), bb (> 2)", false, "aa (<= 1), bb (>= 2)"}, /* obsolete forms */
+    {"aa (<= 1), bb (>> 2), cc (= 1:2-3)", false, "aa (<= 1), bb (>> 2), cc (= 1:2-3)"},
+    {"libc6:amd64 (>= 2.36)", false, "libc6:amd64 (>= 2.36)"},
+    {"", true, ""},
+    {" \n\t", true, ""},
+    {"aa", false, "aa"},
+    {"aa|bb|cc|dd", true, "aa | bb | cc | dd"},
 };
 static void test_dep_ok(void **state)
 {
@@ -81,7 +80,7 @@ static void test_dep_fields(void **state)
 
 	char buf[8];
 	assert_int_equal(lb_deplist_format(&dl, buf, sizeof buf),
-			 strlen("aa (>= 1.0) | bb:any, cc"));
+	                 strlen("aa (>= 1.0) | bb:any, cc"));
 	assert_string_equal(buf, "aa (>= ");
 	assert_int_equal(lb_deplist_format(&dl, NULL, 0), strlen("aa (>= 1.0) | bb:any, cc"));
 	assert_int_equal(lb_dep_format(&dl.deps[0], buf, 1), strlen("aa (>= 1.0) | bb:any"));
@@ -103,34 +102,34 @@ static const struct {
 	bool alts;
 	const char *msg;
 } dep_bad[] = {
-	{ "aa | bb", false, "alternatives ('|') not allowed" },
-	{ "aa [amd64]", true, "'aa': architecture restriction not allowed" },
-	{ "aa <!nocheck>", true, "'aa': build profile not allowed" },
-	{ "aa (>= 1) [amd64]", true, "architecture restriction" },
-	{ "Aa", true, "bad package name 'Aa'" },
-	{ "a", true, "bad package name 'a'" },
-	{ "a_b", true, "bad package name 'a_b'" },
-	{ "aa (>= )", true, "bad version ''" },
-	{ "aa (>= 1.0-)", true, "bad version '1.0-'" },
-	{ "aa (>= 1 2)", true, "'aa': missing ')' after version" },
-	{ "aa (>= 1", true, "'aa': missing ')' after version" },
-	{ "aa (!= 1)", true, "'aa': bad version relation" },
-	{ "aa (== 1)", true, "bad version '='" },
-	{ "aa (1.0)", true, "'aa': bad version relation" },
-	{ "aa,", true, "trailing ','" },
-	{ "aa, ", true, "trailing ','" },
-	{ ", aa", true, "missing package name" },
-	{ "aa,,bb", true, "missing package name" },
-	{ "aa |", true, "missing package name" },
-	{ "aa bb", true, "unexpected 'bb'" },
-	{ "aa:", true, "'aa': bad architecture qualifier" },
-	{ "aa:Any", true, "'aa': bad architecture qualifier" },
-	{ "aa (>= 1) x", true, "unexpected 'x'" },
-	{ "aa)", true, "unexpected ')'" },
-	{ "(>= 1)", true, "missing package name" },
-	{ "aa\x1b"
-	  "x",
-	  true, "bad package name 'aa?x'" },
+    {"aa | bb", false, "alternatives ('|') not allowed"},
+    {"aa [amd64]", true, "'aa': architecture restriction not allowed"},
+    {"aa <!nocheck>", true, "'aa': build profile not allowed"},
+    {"aa (>= 1) [amd64]", true, "architecture restriction"},
+    {"Aa", true, "bad package name 'Aa'"},
+    {"a", true, "bad package name 'a'"},
+    {"a_b", true, "bad package name 'a_b'"},
+    {"aa (>= )", true, "bad version ''"},
+    {"aa (>= 1.0-)", true, "bad version '1.0-'"},
+    {"aa (>= 1 2)", true, "'aa': missing ')' after version"},
+    {"aa (>= 1", true, "'aa': missing ')' after version"},
+    {"aa (!= 1)", true, "'aa': bad version relation"},
+    {"aa (== 1)", true, "bad version '='"},
+    {"aa (1.0)", true, "'aa': bad version relation"},
+    {"aa,", true, "trailing ','"},
+    {"aa, ", true, "trailing ','"},
+    {", aa", true, "missing package name"},
+    {"aa,,bb", true, "missing package name"},
+    {"aa |", true, "missing package name"},
+    {"aa bb", true, "unexpected 'bb'"},
+    {"aa:", true, "'aa': bad architecture qualifier"},
+    {"aa:Any", true, "'aa': bad architecture qualifier"},
+    {"aa (>= 1) x", true, "unexpected 'x'"},
+    {"aa)", true, "unexpected ')'"},
+    {"(>= 1)", true, "missing package name"},
+    {"aa\x1b"
+     "x",
+     true, "bad package name 'aa?x'"},
 };
 
 static void test_dep_bad(void **state)
@@ -141,7 +140,7 @@ static void test_dep_bad(void **state)
 		int r = lb_deplist_parse(dep_bad[i].in, dep_bad[i].alts, &dl);
 		if (r != -LBE_FORMAT || !strstr(lb_err_msg(), dep_bad[i].msg))
 			fail_msg("'%s': %d '%s', want '%s'", dep_bad[i].in, r, lb_err_msg(),
-				 dep_bad[i].msg);
+			         dep_bad[i].msg);
 		assert_int_equal(dl.n, 0);
 		assert_null(dl.deps);
 	}
@@ -157,12 +156,12 @@ static void test_pkginfo(void **state)
 	struct lb_doc doc;
 	struct lb_pkginfo pi;
 	assert_int_equal(para_of("Package: app\nVersion: 1:2.0-1\nArchitecture: amd64\n"
-				 "Multi-Arch: foreign\nEssential: yes\nInstalled-Size: 1234\n"
-				 "Depends: libc6 (>= 2.36), libfoo | libbar\nPre-Depends: dpkg\n"
-				 "Conflicts: old\nBreaks: older (<< 1)\nReplaces: old\n"
-				 "Provides: app-api (= 2), virtual\nDescription: x\n more\n",
-				 &doc),
-			 0);
+	                         "Multi-Arch: foreign\nEssential: yes\nInstalled-Size: 1234\n"
+	                         "Depends: libc6 (>= 2.36), libfoo | libbar\nPre-Depends: dpkg\n"
+	                         "Conflicts: old\nBreaks: older (<< 1)\nReplaces: old\n"
+	                         "Provides: app-api (= 2), virtual\nDescription: x\n more\n",
+	                         &doc),
+	                 0);
 	assert_int_equal(lb_pkginfo_from_para(&doc.paras[0], &pi), 0);
 	assert_string_equal(pi.name, "app");
 	assert_string_equal(pi.version, "1:2.0-1");
@@ -197,28 +196,27 @@ static const struct {
 	const char *in;
 	const char *msg;
 } info_bad[] = {
-	{ "!Version: 1\nArchitecture: all\n", "missing field 'Package'" },
-	{ "!Package: pp\nArchitecture: all\n", "missing field 'Version'" },
-	{ "!Package: pp\nVersion: 1\n", "missing field 'Architecture'" },
-	{ "!Package: P\nVersion: 1\nArchitecture: all\n", "field 'Package': bad value 'P'" },
-	{ "!Package: pp\nVersion: 1.0-\nArchitecture: all\n", "field 'Version': bad value '1.0-'" },
-	{ "!Package: pp\nVersion: 1\nArchitecture: AMD64\n",
-	  "field 'Architecture': bad value 'AMD64'" },
-	{ "!Package: pp\nVersion: 1\nArchitecture: \n", "field 'Architecture': bad value ''" },
-	{ "Depends: aa (>= 1..)x\n", "field 'Depends': unexpected 'x'" },
-	{ "Depends: aa (>= 1.0-)\n", "field 'Depends': bad version '1.0-'" },
-	{ "Pre-Depends: aa [i386]\n", "field 'Pre-Depends': 'aa': architecture restriction" },
-	{ "Conflicts: aa | bb\n", "field 'Conflicts': alternatives" },
-	{ "Breaks: aa | bb\n", "field 'Breaks': alternatives" },
-	{ "Replaces: aa | bb\n", "field 'Replaces': alternatives" },
-	{ "Provides: aa | bb\n", "field 'Provides': alternatives" },
-	{ "Provides: aa (>= 1)\n", "field 'Provides': 'aa': only '=' allowed" },
-	{ "Essential: true\n", "field 'Essential': bad value 'true'" },
-	{ "Multi-Arch: maybe\n", "field 'Multi-Arch': bad value 'maybe'" },
-	{ "Installed-Size: 12k\n", "field 'Installed-Size': bad value '12k'" },
-	{ "Installed-Size: 99999999999999999999999\n", "field 'Installed-Size': bad value" },
-	{ "Installed-Size: -1\n", "field 'Installed-Size': bad value" },
-	{ "Installed-Size:\n", "field 'Installed-Size': bad value ''" },
+    {"!Version: 1\nArchitecture: all\n", "missing field 'Package'"},
+    {"!Package: pp\nArchitecture: all\n", "missing field 'Version'"},
+    {"!Package: pp\nVersion: 1\n", "missing field 'Architecture'"},
+    {"!Package: P\nVersion: 1\nArchitecture: all\n", "field 'Package': bad value 'P'"},
+    {"!Package: pp\nVersion: 1.0-\nArchitecture: all\n", "field 'Version': bad value '1.0-'"},
+    {"!Package: pp\nVersion: 1\nArchitecture: AMD64\n", "field 'Architecture': bad value 'AMD64'"},
+    {"!Package: pp\nVersion: 1\nArchitecture: \n", "field 'Architecture': bad value ''"},
+    {"Depends: aa (>= 1..)x\n", "field 'Depends': unexpected 'x'"},
+    {"Depends: aa (>= 1.0-)\n", "field 'Depends': bad version '1.0-'"},
+    {"Pre-Depends: aa [i386]\n", "field 'Pre-Depends': 'aa': architecture restriction"},
+    {"Conflicts: aa | bb\n", "field 'Conflicts': alternatives"},
+    {"Breaks: aa | bb\n", "field 'Breaks': alternatives"},
+    {"Replaces: aa | bb\n", "field 'Replaces': alternatives"},
+    {"Provides: aa | bb\n", "field 'Provides': alternatives"},
+    {"Provides: aa (>= 1)\n", "field 'Provides': 'aa': only '=' allowed"},
+    {"Essential: true\n", "field 'Essential': bad value 'true'"},
+    {"Multi-Arch: maybe\n", "field 'Multi-Arch': bad value 'maybe'"},
+    {"Installed-Size: 12k\n", "field 'Installed-Size': bad value '12k'"},
+    {"Installed-Size: 99999999999999999999999\n", "field 'Installed-Size': bad value"},
+    {"Installed-Size: -1\n", "field 'Installed-Size': bad value"},
+    {"Installed-Size:\n", "field 'Installed-Size': bad value ''"},
 };
 
 static void test_pkginfo_bad(void **state)
@@ -231,13 +229,13 @@ static void test_pkginfo_bad(void **state)
 			snprintf(in, sizeof in, "%s", info_bad[i].in + 1);
 		else
 			snprintf(in, sizeof in, "Package: p0\nVersion: 1\nArchitecture: all\n%s",
-				 info_bad[i].in);
+			         info_bad[i].in);
 		assert_int_equal(para_of(in, &doc), 0);
 		lb_err_clear();
 		int r = lb_pkginfo_from_para(&doc.paras[0], &pi);
 		if (r != -LBE_FORMAT || !strstr(lb_err_msg(), info_bad[i].msg))
 			fail_msg("case %zu: %d '%s', want '%s'", i, r, lb_err_msg(),
-				 info_bad[i].msg);
+			         info_bad[i].msg);
 		assert_null(pi.name);
 		assert_int_equal(pi.depends.n, 0);
 		lb_doc_free(&doc);
@@ -249,15 +247,15 @@ static const struct {
 	const char *dep;
 	bool sat;
 } sat_cases[] = {
-	{ "app", true },	   { "app (= 2.0-1)", true },
-	{ "app (>= 2)", true },	   { "app (<< 2.0-1)", false },
-	{ "app (>> 2.0)", true },  { "app:any (= 2.0-1)", true },
-	{ "other", false },	   { "virt", true },
-	{ "virt (>= 1)", false },  { "api", true },
-	{ "api (= 3)", true },	   { "api (>= 2)", true },
-	{ "api (<< 3)", false },   { "api (>> 3)", false },
-	{ "ap", false },	   { "app (<= 1.9)", false },
-	{ "app (< 2.0-1)", true }, { "api (> 3)", true },
+    {"app", true},           {"app (= 2.0-1)", true},
+    {"app (>= 2)", true},    {"app (<< 2.0-1)", false},
+    {"app (>> 2.0)", true},  {"app:any (= 2.0-1)", true},
+    {"other", false},        {"virt", true},
+    {"virt (>= 1)", false},  {"api", true},
+    {"api (= 3)", true},     {"api (>= 2)", true},
+    {"api (<< 3)", false},   {"api (>> 3)", false},
+    {"ap", false},           {"app (<= 1.9)", false},
+    {"app (< 2.0-1)", true}, {"api (> 3)", true},
 };
 
 static void test_satisfies(void **state)
@@ -265,9 +263,9 @@ static void test_satisfies(void **state)
 	struct lb_doc doc;
 	struct lb_pkginfo pi;
 	assert_int_equal(para_of("Package: app\nVersion: 2.0-1\nArchitecture: all\n"
-				 "Provides: virt, api (= 3)\n",
-				 &doc),
-			 0);
+	                         "Provides: virt, api (= 3)\n",
+	                         &doc),
+	                 0);
 	assert_int_equal(lb_pkginfo_from_para(&doc.paras[0], &pi), 0);
 	for (size_t i = 0; i < N(sat_cases); i++) {
 		struct lb_deplist dl;
@@ -283,10 +281,10 @@ static void test_satisfies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pkgname),	   cmocka_unit_test(test_dep_ok),
-		cmocka_unit_test(test_dep_fields), cmocka_unit_test(test_dep_bad),
-		cmocka_unit_test(test_pkginfo),	   cmocka_unit_test(test_pkginfo_bad),
-		cmocka_unit_test(test_satisfies),
+	    cmocka_unit_test(test_pkgname),    cmocka_unit_test(test_dep_ok),
+	    cmocka_unit_test(test_dep_fields), cmocka_unit_test(test_dep_bad),
+	    cmocka_unit_test(test_pkginfo),    cmocka_unit_test(test_pkginfo_bad),
+	    cmocka_unit_test(test_satisfies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,7 @@ static int setup(void **state UNUSED)
 		snprintf(script, sizeof script, "%s/tests/unit/mkdebs.sh", getenv("LB_SRCDIR"));
 	else
 		snprintf(script, sizeof script, "%.*smkdebs.sh",
-			 slash ? (int)(slash - __FILE__ + 1) : 0, __FILE__);
+		         slash ? (int)(slash - __FILE__ + 1) : 0, __FILE__);
 	snprintf(cmd, sizeof cmd, "sh '%s' '%s'", script, dir);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "fixtures: '%s' failed\n", cmd);
@@ -83,8 +83,8 @@ struct seen {
 struct walk {
 	struct seen e[64];
 	size_t n;
-	const char *partial;    /* read only 1000 bytes of this path */
-	size_t stop_at;         /* return stop_rc at this entry (if stop_rc) */
+	const char *partial; /* read only 1000 bytes of this path */
+	size_t stop_at;      /* return stop_rc at this entry (if stop_rc) */
 	int stop_rc;
 };
 
@@ -113,10 +113,13 @@ static int collect(void *ctx, const struct lb_deb_entry *e, struct lb_deb_reader
 	s->rdev = e->rdev;
 	crypto_hash_sha256_init(&st);
 	while (s->nread < max &&
-	       (n = lb_deb_data_read(r, buf, max - s->nread < sizeof buf ? max - s->nread : sizeof buf)) > 0) {
+	       (n = lb_deb_data_read(
+	            r, buf, max - s->nread < sizeof buf ? max - s->nread : sizeof buf)) > 0) {
 		if (s->nread < sizeof s->head - 1)
 			memcpy(s->head + s->nread, buf,
-			       (size_t)n < sizeof s->head - 1 - s->nread ? (size_t)n : sizeof s->head - 1 - s->nread);
+			       (size_t)n < sizeof s->head - 1 - s->nread
+			           ? (size_t)n
+			           : sizeof s->head - 1 - s->nread);
 		crypto_hash_sha256_update(&st, (unsigned char *)buf, (size_t)n);
 		s->nread += (size_t)n;
 	}
@@ -132,7 +135,7 @@ static int run_fd(int fd, struct lb_deb_meta *m, struct walk *w, char *sha, unsi
 }
 
 static int run(const char *name, struct lb_deb_meta *m, struct walk *w, char *sha,
-	       unsigned long long *sz)
+               unsigned long long *sz)
 {
 	int fd = open(fx(name), O_RDONLY | O_CLOEXEC), rc;
 
@@ -184,31 +187,34 @@ static void sha256sum(const char *path, char hex[65])
 
 static void test_normalize(void **state UNUSED)
 {
-	static const struct { const char *in, *out; int rc; } t[] = {
-		{ "./usr/bin/x", "usr/bin/x", 0 },
-		{ "usr/bin/x", "usr/bin/x", 0 },
-		{ "./usr/", "usr", 0 },
-		{ "a", "a", 0 },
-		{ "./.hidden", ".hidden", 0 },
-		{ "./a..b/..c/...", "a..b/..c/...", 0 },
-		{ "./", NULL, 1 },
-		{ ".", NULL, 1 },
-		{ "", NULL, -LBE_UNSAFE },
-		{ "/", NULL, -LBE_UNSAFE },
-		{ "/etc/passwd", NULL, -LBE_UNSAFE },
-		{ ".//etc", NULL, -LBE_UNSAFE },
-		{ "../etc/passwd", NULL, -LBE_UNSAFE },
-		{ "./..", NULL, -LBE_UNSAFE },
-		{ "..", NULL, -LBE_UNSAFE },
-		{ "a/../b", NULL, -LBE_UNSAFE },
-		{ "a/..", NULL, -LBE_UNSAFE },
-		{ "a/./b", NULL, -LBE_UNSAFE },
-		{ "././a", NULL, -LBE_UNSAFE },
-		{ "a/.", NULL, -LBE_UNSAFE },
-		{ "a//b", NULL, -LBE_UNSAFE },
-		{ "a//", NULL, -LBE_UNSAFE },
-		{ "a\nb", NULL, -LBE_UNSAFE },
-		{ "./a\n", NULL, -LBE_UNSAFE },
+	static const struct {
+		const char *in, *out;
+		int rc;
+	} t[] = {
+	    {"./usr/bin/x", "usr/bin/x", 0},
+	    {"usr/bin/x", "usr/bin/x", 0},
+	    {"./usr/", "usr", 0},
+	    {"a", "a", 0},
+	    {"./.hidden", ".hidden", 0},
+	    {"./a..b/..c/...", "a..b/..c/...", 0},
+	    {"./", NULL, 1},
+	    {".", NULL, 1},
+	    {"", NULL, -LBE_UNSAFE},
+	    {"/", NULL, -LBE_UNSAFE},
+	    {"/etc/passwd", NULL, -LBE_UNSAFE},
+	    {".//etc", NULL, -LBE_UNSAFE},
+	    {"../etc/passwd", NULL, -LBE_UNSAFE},
+	    {"./..", NULL, -LBE_UNSAFE},
+	    {"..", NULL, -LBE_UNSAFE},
+	    {"a/../b", NULL, -LBE_UNSAFE},
+	    {"a/..", NULL, -LBE_UNSAFE},
+	    {"a/./b", NULL, -LBE_UNSAFE},
+	    {"././a", NULL, -LBE_UNSAFE},
+	    {"a/.", NULL, -LBE_UNSAFE},
+	    {"a//b", NULL, -LBE_UNSAFE},
+	    {"a//", NULL, -LBE_UNSAFE},
+	    {"a\nb", NULL, -LBE_UNSAFE},
+	    {"./a\n", NULL, -LBE_UNSAFE},
 	};
 	char out[LB_DEB_MAX_PATH + 1], longp[LB_DEB_MAX_PATH + 8];
 
@@ -237,13 +243,13 @@ static void test_normalize(void **state UNUSED)
 
 /* ---- real packages, each compression ---- */
 
-static const char *const full_debs[] = { "full-gzip.deb", "full-xz.deb", "full-zstd.deb",
-					 "full-none.deb" };
+static const char *const full_debs[] = {"full-gzip.deb", "full-xz.deb", "full-zstd.deb",
+                                        "full-none.deb"};
 
 static void check_full(const char *name, const char *partial)
 {
 	struct lb_deb_meta m;
-	struct walk w = { .partial = partial };
+	struct walk w = {.partial = partial};
 	char sha[65], want[65];
 	unsigned long long size;
 	unsigned char md[32];
@@ -345,13 +351,14 @@ static void test_no_fn_no_meta(void **state UNUSED)
 static void check_types(const char *name)
 {
 	struct lb_deb_meta m;
-	struct walk w = { 0 };
+	struct walk w = {0};
 	const struct seen *s;
 	char sha[65], want[65];
 
 	if (run(name, &m, &w, sha, NULL))
 		fail_msg("%s: %s", name, lb_err_msg());
-	assert_string_equal(m.control, "Package: p\nVersion: 1\nArchitecture: all\nDescription: p\n");
+	assert_string_equal(m.control,
+	                    "Package: p\nVersion: 1\nArchitecture: all\nDescription: p\n");
 	assert_null(m.conffiles);
 	lb_deb_meta_free(&m);
 	sha256sum(fx(name), want);
@@ -400,9 +407,9 @@ static void check_types(const char *name)
 
 static void test_types(void **state UNUSED)
 {
-	static const char *const names[] = { "py-types.deb", "py-types-bz2.deb", "py-types-gz.deb",
-		"py-types-none.deb", "py-types-pax.deb", "py-control-xz.deb", "py-control-none.deb",
-		"py-underscore.deb" };
+	static const char *const names[] = {
+	    "py-types.deb",     "py-types-bz2.deb",  "py-types-gz.deb",     "py-types-none.deb",
+	    "py-types-pax.deb", "py-control-xz.deb", "py-control-none.deb", "py-underscore.deb"};
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		check_types(names[i]);
@@ -410,7 +417,7 @@ static void test_types(void **state UNUSED)
 
 static void test_scripts_xz_none(void **state UNUSED)
 {
-	static const char *const names[] = { "py-control-xz.deb", "py-control-none.deb" };
+	static const char *const names[] = {"py-control-xz.deb", "py-control-none.deb"};
 
 	for (size_t i = 0; i < 2; i++) {
 		struct lb_deb_meta m;
@@ -423,10 +430,10 @@ static void test_scripts_xz_none(void **state UNUSED)
 
 static void test_non_ascii(void **state UNUSED)
 {
-	static const char *const names[] = { "py-utf8-pax.deb", "py-utf8-gnu.deb" };
+	static const char *const names[] = {"py-utf8-pax.deb", "py-utf8-gnu.deb"};
 
 	for (size_t i = 0; i < 2; i++) {
-		struct walk w = { 0 };
+		struct walk w = {0};
 		assert_int_equal(run(names[i], NULL, &w, NULL, NULL), 0);
 		assert_int_equal(w.n, 1);
 		assert_string_equal(w.e[0].path, "\xc3\xa9t\xc3\xa9/caf\xc3\xa9");
@@ -438,10 +445,10 @@ static void test_non_ascii(void **state UNUSED)
  * files; whatever it does, a socket must never reach the caller. */
 static void test_socket_never_reported(void **state UNUSED)
 {
-	static const char *const names[] = { "py-socket.deb", "py-unknown-type.deb" };
+	static const char *const names[] = {"py-socket.deb", "py-unknown-type.deb"};
 
 	for (size_t i = 0; i < 2; i++) {
-		struct walk w = { 0 };
+		struct walk w = {0};
 		int rc = run(names[i], NULL, &w, NULL, NULL);
 		if (rc) {
 			assert_int_equal(rc, -LBE_UNSAFE);
@@ -457,46 +464,51 @@ static void test_socket_never_reported(void **state UNUSED)
 
 static void test_errors(void **state UNUSED)
 {
-	static const struct { const char *name; int rc; const char *msg; } t[] = {
-		{ "py-not-ar.deb", -LBE_DEB, "not a .deb" },
-		{ "py-no-debian-binary.deb", -LBE_DEB, "debian-binary: missing" },
-		{ "py-bad-version.deb", -LBE_DEB, "debian-binary: unsupported format version '3.0'" },
-		{ "py-no-control.deb", -LBE_DEB, "data.tar.xz: unexpected member, expected control.tar" },
-		{ "py-no-data.deb", -LBE_DEB, "data.tar missing" },
-		{ "py-order.deb", -LBE_DEB, "expected control.tar" },
-		{ "py-unknown-member.deb", -LBE_DEB, "foo: unexpected member" },
-		{ "py-after-data.deb", -LBE_DEB, "extra: unexpected member after data.tar" },
-		{ "py-control-bz2.deb", -LBE_DEB, "control.tar.bz2: unsupported compression" },
-		{ "py-data-lzma.deb", -LBE_DEB, "data.tar.lzma: unsupported compression" },
-		{ "py-wrong-compression.deb", -LBE_DEB, "data.tar.xz: " },
-		{ "py-control-missing.deb", -LBE_DEB, "control.tar.gz: member 'control' missing" },
-		{ "py-control-dup.deb", -LBE_DEB, "duplicate member 'control'" },
-		{ "py-control-symlink.deb", -LBE_DEB, "'control' is not a regular file" },
-		{ "py-control-huge.deb", -LBE_DEB, "'control' is larger than" },
-		{ "py-control-bomb.deb", -LBE_DEB, "control.tar.gz: members exceed" },
-		{ "py-control-not-tar.deb", -LBE_DEB, "control.tar.gz: " },
-		{ "py-data-empty.deb", -LBE_DEB, "data.tar.xz: " },
-		{ "py-dotdot.deb", -LBE_UNSAFE, "data.tar.xz: '../etc/passwd' escapes the root" },
-		{ "py-dotdot-mid.deb", -LBE_UNSAFE, "'./a/../b' has a '..' component" },
-		{ "py-absolute.deb", -LBE_UNSAFE, "'/etc/passwd' is absolute" },
-		{ "py-newline.deb", -LBE_UNSAFE, "'./a?b' contains a newline" },
-		{ "py-dot.deb", -LBE_UNSAFE, "has a '.' component" },
-		{ "py-empty-component.deb", -LBE_UNSAFE, "has an empty component" },
-		{ "py-hardlink-escape.deb", -LBE_UNSAFE, "hard link 'a': '../etc/shadow' escapes the root" },
-		{ "py-hardlink-root.deb", -LBE_UNSAFE, "hard link 'a' to the root" },
-		{ "py-root-file.deb", -LBE_UNSAFE, "'.' is the root but not a directory" },
-		{ "py-root-damaged.deb", -LBE_DEB, "data.tar.xz: " },
+	static const struct {
+		const char *name;
+		int rc;
+		const char *msg;
+	} t[] = {
+	    {"py-not-ar.deb", -LBE_DEB, "not a .deb"},
+	    {"py-no-debian-binary.deb", -LBE_DEB, "debian-binary: missing"},
+	    {"py-bad-version.deb", -LBE_DEB, "debian-binary: unsupported format version '3.0'"},
+	    {"py-no-control.deb", -LBE_DEB, "data.tar.xz: unexpected member, expected control.tar"},
+	    {"py-no-data.deb", -LBE_DEB, "data.tar missing"},
+	    {"py-order.deb", -LBE_DEB, "expected control.tar"},
+	    {"py-unknown-member.deb", -LBE_DEB, "foo: unexpected member"},
+	    {"py-after-data.deb", -LBE_DEB, "extra: unexpected member after data.tar"},
+	    {"py-control-bz2.deb", -LBE_DEB, "control.tar.bz2: unsupported compression"},
+	    {"py-data-lzma.deb", -LBE_DEB, "data.tar.lzma: unsupported compression"},
+	    {"py-wrong-compression.deb", -LBE_DEB, "data.tar.xz: "},
+	    {"py-control-missing.deb", -LBE_DEB, "control.tar.gz: member 'control' missing"},
+	    {"py-control-dup.deb", -LBE_DEB, "duplicate member 'control'"},
+	    {"py-control-symlink.deb", -LBE_DEB, "'control' is not a regular file"},
+	    {"py-control-huge.deb", -LBE_DEB, "'control' is larger than"},
+	    {"py-control-bomb.deb", -LBE_DEB, "control.tar.gz: members exceed"},
+	    {"py-control-not-tar.deb", -LBE_DEB, "control.tar.gz: "},
+	    {"py-data-empty.deb", -LBE_DEB, "data.tar.xz: "},
+	    {"py-dotdot.deb", -LBE_UNSAFE, "data.tar.xz: '../etc/passwd' escapes the root"},
+	    {"py-dotdot-mid.deb", -LBE_UNSAFE, "'./a/../b' has a '..' component"},
+	    {"py-absolute.deb", -LBE_UNSAFE, "'/etc/passwd' is absolute"},
+	    {"py-newline.deb", -LBE_UNSAFE, "'./a?b' contains a newline"},
+	    {"py-dot.deb", -LBE_UNSAFE, "has a '.' component"},
+	    {"py-empty-component.deb", -LBE_UNSAFE, "has an empty component"},
+	    {"py-hardlink-escape.deb", -LBE_UNSAFE,
+	     "hard link 'a': '../etc/shadow' escapes the root"},
+	    {"py-hardlink-root.deb", -LBE_UNSAFE, "hard link 'a' to the root"},
+	    {"py-root-file.deb", -LBE_UNSAFE, "'.' is the root but not a directory"},
+	    {"py-root-damaged.deb", -LBE_DEB, "data.tar.xz: "},
 	};
 
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		struct lb_deb_meta m;
-		struct walk w = { 0 };
+		struct walk w = {0};
 		char sha[65] = "unchanged";
 		int rc = run(t[i].name, &m, &w, sha, NULL);
 
 		if (rc != t[i].rc || !strstr(lb_err_msg(), t[i].msg))
-			fail_msg("%s: rc %d '%s', want %d '%s'", t[i].name, rc, lb_err_msg(), t[i].rc,
-				 t[i].msg);
+			fail_msg("%s: rc %d '%s', want %d '%s'", t[i].name, rc, lb_err_msg(),
+			         t[i].rc, t[i].msg);
 		assert_null(strchr(lb_err_msg(), '\n'));
 		assert_null(m.control); /* freed on error */
 		assert_string_equal(sha, "unchanged");
@@ -527,8 +539,11 @@ static void test_trailing_garbage(void **state UNUSED)
 
 	assert_int_equal(pwrite(fd, "\n", 1, (off_t)len), 1);
 	assert_int_equal(run_fd(fd, NULL, NULL, NULL, NULL), -LBE_DEB);
-	assert_int_equal(pwrite(fd, "garbage garbage garbage garbage garbage garbage garbage "
-			 "garbage garbage garbage", 79, (off_t)len), 79);
+	assert_int_equal(pwrite(fd,
+	                        "garbage garbage garbage garbage garbage garbage garbage "
+	                        "garbage garbage garbage",
+	                        79, (off_t)len),
+	                 79);
 	assert_int_equal(run_fd(fd, NULL, NULL, NULL, NULL), -LBE_DEB);
 	close(fd);
 }
@@ -536,8 +551,8 @@ static void test_trailing_garbage(void **state UNUSED)
 /* Every truncation of a small package fails, whatever the compression. */
 static void test_truncation_every_offset(void **state UNUSED)
 {
-	static const char *const names[] = { "small-gzip.deb", "small-xz.deb", "small-zstd.deb",
-					     "small-none.deb", "py-types-bz2.deb" };
+	static const char *const names[] = {"small-gzip.deb", "small-xz.deb", "small-zstd.deb",
+	                                    "small-none.deb", "py-types-bz2.deb"};
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		size_t len;
@@ -545,7 +560,7 @@ static void test_truncation_every_offset(void **state UNUSED)
 
 		assert_int_equal(run_fd(fd, NULL, NULL, NULL, NULL), 0);
 		for (size_t l = len; l-- > 0;) {
-			struct walk w = { 0 };
+			struct walk w = {0};
 			int rc;
 			/* keep uncompressed small-none.deb (20 KiB) quick */
 			if (l > 2048 && l + 1024 < len && l % 61)
@@ -553,7 +568,8 @@ static void test_truncation_every_offset(void **state UNUSED)
 			assert_int_equal(ftruncate(fd, (off_t)l), 0);
 			rc = run_fd(fd, NULL, &w, NULL, NULL);
 			if (rc != -LBE_DEB)
-				fail_msg("%s cut at %zu: rc %d '%s'", names[i], l, rc, lb_err_msg());
+				fail_msg("%s cut at %zu: rc %d '%s'", names[i], l, rc,
+				         lb_err_msg());
 		}
 		close(fd);
 	}
@@ -568,12 +584,13 @@ static void test_truncation_large(void **state UNUSED)
 
 		for (size_t k = 24; k >= 1; k--) { /* shrinking only: no zero fill */
 			size_t l = k == 24 ? len - 1 : len * k / 24 + k;
-			struct walk w = { 0 };
+			struct walk w = {0};
 			int rc;
 			assert_int_equal(ftruncate(fd, (off_t)l), 0);
 			rc = run_fd(fd, NULL, &w, NULL, NULL);
 			if (rc != -LBE_DEB)
-				fail_msg("%s cut at %zu: rc %d '%s'", full_debs[i], l, rc, lb_err_msg());
+				fail_msg("%s cut at %zu: rc %d '%s'", full_debs[i], l, rc,
+				         lb_err_msg());
 			if (l > 2000 && !strstr(lb_err_msg(), "truncated"))
 				fail_msg("%s cut at %zu: '%s'", full_debs[i], l, lb_err_msg());
 		}
@@ -604,13 +621,16 @@ static void member_span(int fd, size_t len, const char *name, size_t *off, size_
  * decompressed stream is read to its end so that the trailer is checked). */
 static void test_corrupt_byte(void **state UNUSED)
 {
-	static const struct { const char *name, *member; size_t skip; } t[] = {
-		{ "full-gzip.deb", "data.tar.gz", 10 },  /* gzip header mtime/os: not checked */
-		{ "full-xz.deb", "data.tar.xz", 0 },
-		{ "small-gzip.deb", "control.tar.gz", 10 },
-		{ "small-xz.deb", "data.tar.xz", 0 },
-		{ "full-zstd.deb", "data.tar.zst", 0 }, /* dpkg-deb writes zstd checksums */
-		/* not bzip2: some bits of its Huffman tables are unused */
+	static const struct {
+		const char *name, *member;
+		size_t skip;
+	} t[] = {
+	    {"full-gzip.deb", "data.tar.gz", 10}, /* gzip header mtime/os: not checked */
+	    {"full-xz.deb", "data.tar.xz", 0},
+	    {"small-gzip.deb", "control.tar.gz", 10},
+	    {"small-xz.deb", "data.tar.xz", 0},
+	    {"full-zstd.deb", "data.tar.zst", 0}, /* dpkg-deb writes zstd checksums */
+	    /* not bzip2: some bits of its Huffman tables are unused */
 	};
 
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -621,8 +641,8 @@ static void test_corrupt_byte(void **state UNUSED)
 		size_t spread = size > 100000 ? 16 : 40;
 
 		for (size_t k = 0; k < spread + 8; k++) { /* spread out, then the last 8 */
-			size_t p = k < spread ? off + t[i].skip + (size - t[i].skip) * k / spread :
-						off + size - (k - spread + 1);
+			size_t p = k < spread ? off + t[i].skip + (size - t[i].skip) * k / spread
+			                      : off + size - (k - spread + 1);
 			unsigned char c, x;
 			int rc;
 			assert_int_equal(pread(fd, &c, 1, (off_t)p), 1);
@@ -631,7 +651,7 @@ static void test_corrupt_byte(void **state UNUSED)
 			rc = run_fd(fd, NULL, NULL, NULL, NULL);
 			if (rc >= 0)
 				fail_msg("%s: byte %zu of %s damaged: not detected", t[i].name,
-					 p - off, t[i].member);
+				         p - off, t[i].member);
 			assert_int_equal(pwrite(fd, &c, 1, (off_t)p), 1);
 		}
 		assert_int_equal(run_fd(fd, NULL, NULL, NULL, NULL), 0);
@@ -643,7 +663,7 @@ static void test_corrupt_byte(void **state UNUSED)
 
 static void test_callback_stops(void **state UNUSED)
 {
-	struct walk w = { .stop_at = 2, .stop_rc = 42 };
+	struct walk w = {.stop_at = 2, .stop_rc = 42};
 	struct lb_deb_meta m;
 	char sha[65] = "x";
 
@@ -724,23 +744,23 @@ static void test_io_errors(void **state UNUSED)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_normalize),
-		cmocka_unit_test(test_compressions),
-		cmocka_unit_test(test_partial_read),
-		cmocka_unit_test(test_no_fn_no_meta),
-		cmocka_unit_test(test_types),
-		cmocka_unit_test(test_scripts_xz_none),
-		cmocka_unit_test(test_non_ascii),
-		cmocka_unit_test(test_socket_never_reported),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_trailing_garbage),
-		cmocka_unit_test(test_truncation_every_offset),
-		cmocka_unit_test(test_truncation_large),
-		cmocka_unit_test(test_corrupt_byte),
-		cmocka_unit_test(test_callback_stops),
-		cmocka_unit_test(test_data_read_edges),
-		cmocka_unit_test(test_data_read_error_sticky),
-		cmocka_unit_test(test_io_errors),
+	    cmocka_unit_test(test_normalize),
+	    cmocka_unit_test(test_compressions),
+	    cmocka_unit_test(test_partial_read),
+	    cmocka_unit_test(test_no_fn_no_meta),
+	    cmocka_unit_test(test_types),
+	    cmocka_unit_test(test_scripts_xz_none),
+	    cmocka_unit_test(test_non_ascii),
+	    cmocka_unit_test(test_socket_never_reported),
+	    cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_trailing_garbage),
+	    cmocka_unit_test(test_truncation_every_offset),
+	    cmocka_unit_test(test_truncation_large),
+	    cmocka_unit_test(test_corrupt_byte),
+	    cmocka_unit_test(test_callback_stops),
+	    cmocka_unit_test(test_data_read_edges),
+	    cmocka_unit_test(test_data_read_error_sticky),
+	    cmocka_unit_test(test_io_errors),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

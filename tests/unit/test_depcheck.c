@@ -121,7 +121,7 @@ static void order_names(const struct pset *ps, const size_t *order, char *buf, s
 	buf[0] = 0;
 	for (i = 0; i < ps->n && len < size; i++)
 		len += (size_t)snprintf(buf + len, size - len, "%s%s", i ? " " : "",
-					ps->set[order[i]]->name);
+		                        ps->set[order[i]]->name);
 }
 
 static void check_err(const char *name, int r, int want, const char *msg)
@@ -144,74 +144,117 @@ struct check_case {
 };
 
 static const struct check_case check_cases[] = {
-	{ "empty set", { NULL }, 0, NULL },
-	{ "chain ok", { "aa 1; Depends: bb", "bb 1; Depends: cc", "cc 1" }, 0, NULL },
-	{ "diamond ok", { "aa 1; Depends: bb, cc", "bb 1; Depends: dd", "cc 1; Depends: dd", "dd 1" }, 0, NULL },
-	{ "missing", { "app 2.0; Depends: libfoo (>= 2)" }, -LBE_DEPENDS,
-	  "app 2.0: depends on libfoo (>= 2), which is not in the desired state" },
-	{ "missing in chain", { "aa 1; Depends: bb", "bb 1; Depends: cc" }, -LBE_DEPENDS,
-	  "bb 1: depends on cc, which is not in" },
-	{ "version too old", { "app 2.0; Depends: libfoo (>= 2)", "libfoo 1.0" }, -LBE_DEPENDS,
-	  "app 2.0: depends on libfoo (>= 2), but the desired state has libfoo 1.0" },
-	{ "pre-depends missing", { "aa 1; Pre-Depends: bb" }, -LBE_DEPENDS, "aa 1: pre-depends on bb," },
-	{ "pre-depends ok", { "aa 1; Pre-Depends: bb (>= 1)", "bb 1" }, 0, NULL },
-	{ "self depends", { "aa 1; Depends: aa" }, 0, NULL },
-	{ "arch qualifier", { "aa 1; Depends: bb:any", "bb 1" }, 0, NULL },
-	{ "first problem in set order", { "aa 1; Depends: xx", "bb 1; Depends: yy" }, -LBE_DEPENDS,
-	  "aa 1: depends on xx," },
-	/* each operator, satisfied and not */
-	{ "<< ok", { "aa 1; Depends: bb (<< 2)", "bb 1.9" }, 0, NULL },
-	{ "<< bad", { "aa 1; Depends: bb (<< 2)", "bb 2" }, -LBE_DEPENDS, "depends on bb (<< 2), but the desired state has bb 2" },
-	{ "<= ok", { "aa 1; Depends: bb (<= 2)", "bb 2" }, 0, NULL },
-	{ "<= bad", { "aa 1; Depends: bb (<= 2)", "bb 2.0.1" }, -LBE_DEPENDS, "bb (<= 2)" },
-	{ "= ok", { "aa 1; Depends: bb (= 1:2-1)", "bb 1:2-1" }, 0, NULL },
-	{ "= bad", { "aa 1; Depends: bb (= 2-1)", "bb 2-2" }, -LBE_DEPENDS, "bb (= 2-1)" },
-	{ ">= ok", { "aa 1; Depends: bb (>= 2~rc1)", "bb 2~rc1" }, 0, NULL },
-	{ ">= bad tilde", { "aa 1; Depends: bb (>= 2)", "bb 2~rc1" }, -LBE_DEPENDS, "bb (>= 2)" },
-	{ ">> ok", { "aa 1; Depends: bb (>> 2)", "bb 2.1" }, 0, NULL },
-	{ ">> bad", { "aa 1; Depends: bb (>> 2)", "bb 2" }, -LBE_DEPENDS, "bb (>> 2)" },
-	{ ">> epoch", { "aa 1; Depends: bb (>> 9)", "bb 1:1" }, 0, NULL },
-	/* alternatives */
-	{ "alt first", { "aa 1; Depends: bb | cc", "bb 1" }, 0, NULL },
-	{ "alt later", { "aa 1; Depends: bb | cc", "cc 1" }, 0, NULL },
-	{ "alt version", { "aa 1; Depends: bb (>= 2) | cc", "bb 1", "cc 1" }, 0, NULL },
-	{ "alt none", { "aa 1; Depends: bb | cc (>= 2)", "cc 1" }, -LBE_DEPENDS,
-	  "aa 1: depends on bb | cc (>= 2), but the desired state has cc 1" },
-	{ "alt absent", { "aa 1; Depends: bb | cc" }, -LBE_DEPENDS,
-	  "depends on bb | cc, which is not in the desired state" },
-	/* Provides */
-	{ "provides unversioned", { "aa 1; Depends: mta", "exim 4; Provides: mta" }, 0, NULL },
-	{ "provides unversioned vs versioned dep", { "aa 1; Depends: mta (>= 1)", "exim 4; Provides: mta" },
-	  -LBE_DEPENDS, "aa 1: depends on mta (>= 1), but in the desired state only exim 4 provides mta" },
-	{ "provides versioned ok", { "aa 1; Depends: xx (>= 1)", "bb 9; Provides: xx (= 2)" }, 0, NULL },
-	{ "provides versioned bad", { "aa 1; Depends: xx (>= 3)", "bb 9; Provides: xx (= 2)" },
-	  -LBE_DEPENDS, "depends on xx (>= 3)" },
-	{ "provides in alt", { "aa 1; Depends: yy | xx", "bb 1; Provides: xx" }, 0, NULL },
-	{ "provides own name", { "aa 1; Depends: bb", "bb 1; Provides: bb, bb" }, 0, NULL },
-	/* Conflicts and Breaks */
-	{ "conflicts", { "aa 1.0; Conflicts: bb", "bb 2.0" }, -LBE_CONFLICT,
-	  "aa 1.0 conflicts with bb 2.0 (Conflicts: bb)" },
-	{ "conflicts reported by later package", { "bb 2.0", "aa 1.0; Conflicts: bb" }, -LBE_CONFLICT,
-	  "aa 1.0 conflicts with bb 2.0" },
-	{ "conflicts absent", { "aa 1; Conflicts: cc", "bb 1" }, 0, NULL },
-	{ "conflicts version miss", { "aa 1; Conflicts: bb (<< 2)", "bb 2" }, 0, NULL },
-	{ "conflicts version hit", { "aa 1; Conflicts: bb (<< 2)", "bb 1.5" }, -LBE_CONFLICT,
-	  "aa 1 conflicts with bb 1.5 (Conflicts: bb (<< 2))" },
-	{ "conflicts via provides", { "postfix 3; Conflicts: mta", "exim 4; Provides: mta" }, -LBE_CONFLICT,
-	  "postfix 3 conflicts with exim 4 (Conflicts: mta)" },
-	{ "conflicts versioned vs unversioned provides", { "aa 1; Conflicts: xx (<< 2)", "bb 1; Provides: xx" },
-	  0, NULL },
-	{ "conflicts versioned provides", { "aa 1; Conflicts: xx (<< 2)", "bb 1; Provides: xx (= 1)" },
-	  -LBE_CONFLICT, "aa 1 conflicts with bb 1" },
-	{ "self conflict via own provides", { "exim 4; Provides: mta; Conflicts: mta", "aa 1; Depends: mta" },
-	  0, NULL },
-	{ "two self-conflicting providers", { "exim 4; Provides: mta; Conflicts: mta",
-					      "postfix 3; Provides: mta; Conflicts: mta" },
-	  -LBE_CONFLICT, "exim 4 conflicts with postfix 3" },
-	{ "conflicts own name", { "aa 1; Conflicts: aa" }, 0, NULL },
-	{ "breaks version hit", { "aa 1; Breaks: bb (<< 2)", "bb 1.5" }, -LBE_CONFLICT, "aa 1 breaks bb 1.5 (Breaks: bb (<< 2))" },
-	{ "breaks version miss", { "aa 1; Breaks: bb (<< 2)", "bb 2" }, 0, NULL },
-	{ "breaks via provides", { "aa 1; Breaks: xx", "bb 1; Provides: xx" }, -LBE_CONFLICT, "aa 1 breaks bb 1" },
+    {"empty set", {NULL}, 0, NULL},
+    {"chain ok", {"aa 1; Depends: bb", "bb 1; Depends: cc", "cc 1"}, 0, NULL},
+    {"diamond ok",
+     {"aa 1; Depends: bb, cc", "bb 1; Depends: dd", "cc 1; Depends: dd", "dd 1"},
+     0,
+     NULL},
+    {"missing",
+     {"app 2.0; Depends: libfoo (>= 2)"},
+     -LBE_DEPENDS,
+     "app 2.0: depends on libfoo (>= 2), which is not in the desired state"},
+    {"missing in chain",
+     {"aa 1; Depends: bb", "bb 1; Depends: cc"},
+     -LBE_DEPENDS,
+     "bb 1: depends on cc, which is not in"},
+    {"version too old",
+     {"app 2.0; Depends: libfoo (>= 2)", "libfoo 1.0"},
+     -LBE_DEPENDS,
+     "app 2.0: depends on libfoo (>= 2), but the desired state has libfoo 1.0"},
+    {"pre-depends missing", {"aa 1; Pre-Depends: bb"}, -LBE_DEPENDS, "aa 1: pre-depends on bb,"},
+    {"pre-depends ok", {"aa 1; Pre-Depends: bb (>= 1)", "bb 1"}, 0, NULL},
+    {"self depends", {"aa 1; Depends: aa"}, 0, NULL},
+    {"arch qualifier", {"aa 1; Depends: bb:any", "bb 1"}, 0, NULL},
+    {"first problem in set order",
+     {"aa 1; Depends: xx", "bb 1; Depends: yy"},
+     -LBE_DEPENDS,
+     "aa 1: depends on xx,"},
+    /* each operator, satisfied and not */
+    {"<< ok", {"aa 1; Depends: bb (<< 2)", "bb 1.9"}, 0, NULL},
+    {"<< bad",
+     {"aa 1; Depends: bb (<< 2)", "bb 2"},
+     -LBE_DEPENDS,
+     "depends on bb (<< 2), but the desired state has bb 2"},
+    {"<= ok", {"aa 1; Depends: bb (<= 2)", "bb 2"}, 0, NULL},
+    {"<= bad", {"aa 1; Depends: bb (<= 2)", "bb 2.0.1"}, -LBE_DEPENDS, "bb (<= 2)"},
+    {"= ok", {"aa 1; Depends: bb (= 1:2-1)", "bb 1:2-1"}, 0, NULL},
+    {"= bad", {"aa 1; Depends: bb (= 2-1)", "bb 2-2"}, -LBE_DEPENDS, "bb (= 2-1)"},
+    {">= ok", {"aa 1; Depends: bb (>= 2~rc1)", "bb 2~rc1"}, 0, NULL},
+    {">= bad tilde", {"aa 1; Depends: bb (>= 2)", "bb 2~rc1"}, -LBE_DEPENDS, "bb (>= 2)"},
+    {">> ok", {"aa 1; Depends: bb (>> 2)", "bb 2.1"}, 0, NULL},
+    {">> bad", {"aa 1; Depends: bb (>> 2)", "bb 2"}, -LBE_DEPENDS, "bb (>> 2)"},
+    {">> epoch", {"aa 1; Depends: bb (>> 9)", "bb 1:1"}, 0, NULL},
+    /* alternatives */
+    {"alt first", {"aa 1; Depends: bb | cc", "bb 1"}, 0, NULL},
+    {"alt later", {"aa 1; Depends: bb | cc", "cc 1"}, 0, NULL},
+    {"alt version", {"aa 1; Depends: bb (>= 2) | cc", "bb 1", "cc 1"}, 0, NULL},
+    {"alt none",
+     {"aa 1; Depends: bb | cc (>= 2)", "cc 1"},
+     -LBE_DEPENDS,
+     "aa 1: depends on bb | cc (>= 2), but the desired state has cc 1"},
+    {"alt absent",
+     {"aa 1; Depends: bb | cc"},
+     -LBE_DEPENDS,
+     "depends on bb | cc, which is not in the desired state"},
+    /* Provides */
+    {"provides unversioned", {"aa 1; Depends: mta", "exim 4; Provides: mta"}, 0, NULL},
+    {"provides unversioned vs versioned dep",
+     {"aa 1; Depends: mta (>= 1)", "exim 4; Provides: mta"},
+     -LBE_DEPENDS,
+     "aa 1: depends on mta (>= 1), but in the desired state only exim 4 provides mta"},
+    {"provides versioned ok", {"aa 1; Depends: xx (>= 1)", "bb 9; Provides: xx (= 2)"}, 0, NULL},
+    {"provides versioned bad",
+     {"aa 1; Depends: xx (>= 3)", "bb 9; Provides: xx (= 2)"},
+     -LBE_DEPENDS,
+     "depends on xx (>= 3)"},
+    {"provides in alt", {"aa 1; Depends: yy | xx", "bb 1; Provides: xx"}, 0, NULL},
+    {"provides own name", {"aa 1; Depends: bb", "bb 1; Provides: bb, bb"}, 0, NULL},
+    /* Conflicts and Breaks */
+    {"conflicts",
+     {"aa 1.0; Conflicts: bb", "bb 2.0"},
+     -LBE_CONFLICT,
+     "aa 1.0 conflicts with bb 2.0 (Conflicts: bb)"},
+    {"conflicts reported by later package",
+     {"bb 2.0", "aa 1.0; Conflicts: bb"},
+     -LBE_CONFLICT,
+     "aa 1.0 conflicts with bb 2.0"},
+    {"conflicts absent", {"aa 1; Conflicts: cc", "bb 1"}, 0, NULL},
+    {"conflicts version miss", {"aa 1; Conflicts: bb (<< 2)", "bb 2"}, 0, NULL},
+    {"conflicts version hit",
+     {"aa 1; Conflicts: bb (<< 2)", "bb 1.5"},
+     -LBE_CONFLICT,
+     "aa 1 conflicts with bb 1.5 (Conflicts: bb (<< 2))"},
+    {"conflicts via provides",
+     {"postfix 3; Conflicts: mta", "exim 4; Provides: mta"},
+     -LBE_CONFLICT,
+     "postfix 3 conflicts with exim 4 (Conflicts: mta)"},
+    {"conflicts versioned vs unversioned provides",
+     {"aa 1; Conflicts: xx (<< 2)", "bb 1; Provides: xx"},
+     0,
+     NULL},
+    {"conflicts versioned provides",
+     {"aa 1; Conflicts: xx (<< 2)", "bb 1; Provides: xx (= 1)"},
+     -LBE_CONFLICT,
+     "aa 1 conflicts with bb 1"},
+    {"self conflict via own provides",
+     {"exim 4; Provides: mta; Conflicts: mta", "aa 1; Depends: mta"},
+     0,
+     NULL},
+    {"two self-conflicting providers",
+     {"exim 4; Provides: mta; Conflicts: mta", "postfix 3; Provides: mta; Conflicts: mta"},
+     -LBE_CONFLICT,
+     "exim 4 conflicts with postfix 3"},
+    {"conflicts own name", {"aa 1; Conflicts: aa"}, 0, NULL},
+    {"breaks version hit",
+     {"aa 1; Breaks: bb (<< 2)", "bb 1.5"},
+     -LBE_CONFLICT,
+     "aa 1 breaks bb 1.5 (Breaks: bb (<< 2))"},
+    {"breaks version miss", {"aa 1; Breaks: bb (<< 2)", "bb 2"}, 0, NULL},
+    {"breaks via provides",
+     {"aa 1; Breaks: xx", "bb 1; Provides: xx"},
+     -LBE_CONFLICT,
+     "aa 1 breaks bb 1"},
 };
 
 static void test_check_case(void **state)
@@ -237,47 +280,106 @@ struct order_case {
 };
 
 static const struct order_case order_cases[] = {
-	{ "empty", { NULL }, true, 0, NULL, "" },
-	{ "single", { "aa 1" }, true, 0, NULL, "aa" },
-	{ "unrelated keep set order", { "zz 1", "xx 1", "yy 1" }, true, 0, NULL, "zz xx yy" },
-	{ "chain", { "aa 1; Depends: bb", "bb 1; Depends: cc", "cc 1" }, true, 0, NULL, "cc bb aa" },
-	{ "chain sorted", { "cc 1", "bb 1; Depends: cc", "aa 1; Depends: bb" }, true, 0, NULL, "cc bb aa" },
-	{ "diamond", { "aa 1; Depends: bb, cc", "bb 1; Depends: dd", "cc 1; Depends: dd", "dd 1" }, true, 0, NULL,
-	  "dd bb cc aa" },
-	{ "unrelated stay put", { "uu 1", "aa 1; Depends: bb", "vv 1", "bb 1", "ww 1" }, true, 0, NULL,
-	  "uu vv bb aa ww" },
-	{ "pre-depends edge", { "aa 1; Pre-Depends: bb", "bb 1" }, true, 0, NULL, "bb aa" },
-	{ "outside deps ignored", { "aa 1; Depends: zz, bb", "bb 1" }, true, 0, NULL, "bb aa" },
-	{ "self depends", { "aa 1; Depends: aa", "bb 1" }, true, 0, NULL, "aa bb" },
-	/* an edge to bb (first alternative) only: "cc aa bb" would mean an edge to cc */
-	{ "alt first chosen", { "cc 1", "aa 1; Depends: bb | cc", "bb 1" }, true, 0, NULL, "cc bb aa" },
-	{ "alt later used", { "aa 1; Depends: bb | cc", "cc 1" }, true, 0, NULL, "cc aa" },
-	{ "alt first unsatisfied", { "cc 1", "aa 1; Depends: bb (>= 2) | cc", "bb 1" }, true, 0, NULL, "cc aa bb" },
-	{ "versioned dep unsatisfied", { "aa 1; Depends: bb (>= 2)", "bb 1" }, true, 0, NULL, "aa bb" },
-	{ "provides edge", { "aa 1; Depends: mta", "exim 4; Provides: mta" }, true, 0, NULL, "exim aa" },
-	{ "versioned provides edge", { "aa 1; Depends: xx (>= 2)", "bb 1; Provides: xx (= 2)" }, true, 0, NULL,
-	  "bb aa" },
-	{ "real package before provider", { "aa 1; Depends: xx", "bb 1; Provides: xx", "xx 1" }, true, 0, NULL,
-	  "bb xx aa" },
-	/* cycles: entered at the first package in set order, then post-order */
-	{ "2-cycle", { "aa 1; Depends: bb", "bb 1; Depends: aa" }, true, 0, NULL, "bb aa" },
-	{ "2-cycle reversed", { "bb 1; Depends: aa", "aa 1; Depends: bb" }, true, 0, NULL, "aa bb" },
-	{ "3-cycle", { "aa 1; Depends: bb", "bb 1; Depends: cc", "cc 1; Depends: aa" }, true, 0, NULL, "cc bb aa" },
-	{ "3-cycle rotated", { "bb 1; Depends: cc", "cc 1; Depends: aa", "aa 1; Depends: bb" }, true, 0, NULL,
-	  "aa cc bb" },
-	{ "cycle plus tails", { "dd 1; Depends: aa", "aa 1; Depends: bb, tt", "bb 1; Depends: aa", "tt 1", "ee 1" },
-	  true, 0, NULL, "tt bb aa dd ee" },
-	{ "two cycles", { "aa 1; Depends: bb", "bb 1; Depends: aa, cc", "cc 1; Depends: dd", "dd 1; Depends: cc" },
-	  true, 0, NULL, "dd cc bb aa" },
-	{ "pre-depends cycle strict", { "aa 1; Pre-Depends: bb", "bb 1; Depends: aa" }, true, -LBE_CYCLE,
-	  "dependency cycle through Pre-Depends: aa -> bb -> aa", NULL },
-	{ "pre-depends cycle non-strict", { "aa 1; Pre-Depends: bb", "bb 1; Depends: aa" }, false, 0, NULL, "bb aa" },
-	{ "pre-depends 3-cycle strict", { "xx 1", "aa 1; Depends: bb", "bb 1; Pre-Depends: cc", "cc 1; Depends: aa" },
-	  true, -LBE_CYCLE, "dependency cycle through Pre-Depends: bb -> cc -> aa -> bb", NULL },
-	{ "pre-depends 3-cycle non-strict", { "xx 1", "aa 1; Depends: bb", "bb 1; Pre-Depends: cc",
-					      "cc 1; Depends: aa" }, false, 0, NULL, "xx cc bb aa" },
-	{ "pre-depends outside cycle strict", { "aa 1; Depends: bb", "bb 1; Depends: aa, cc", "cc 1; Pre-Depends: dd",
-						"dd 1" }, true, 0, NULL, "dd cc bb aa" },
+    {"empty", {NULL}, true, 0, NULL, ""},
+    {"single", {"aa 1"}, true, 0, NULL, "aa"},
+    {"unrelated keep set order", {"zz 1", "xx 1", "yy 1"}, true, 0, NULL, "zz xx yy"},
+    {"chain", {"aa 1; Depends: bb", "bb 1; Depends: cc", "cc 1"}, true, 0, NULL, "cc bb aa"},
+    {"chain sorted", {"cc 1", "bb 1; Depends: cc", "aa 1; Depends: bb"}, true, 0, NULL, "cc bb aa"},
+    {"diamond",
+     {"aa 1; Depends: bb, cc", "bb 1; Depends: dd", "cc 1; Depends: dd", "dd 1"},
+     true,
+     0,
+     NULL,
+     "dd bb cc aa"},
+    {"unrelated stay put",
+     {"uu 1", "aa 1; Depends: bb", "vv 1", "bb 1", "ww 1"},
+     true,
+     0,
+     NULL,
+     "uu vv bb aa ww"},
+    {"pre-depends edge", {"aa 1; Pre-Depends: bb", "bb 1"}, true, 0, NULL, "bb aa"},
+    {"outside deps ignored", {"aa 1; Depends: zz, bb", "bb 1"}, true, 0, NULL, "bb aa"},
+    {"self depends", {"aa 1; Depends: aa", "bb 1"}, true, 0, NULL, "aa bb"},
+    /* an edge to bb (first alternative) only: "cc aa bb" would mean an edge to cc */
+    {"alt first chosen", {"cc 1", "aa 1; Depends: bb | cc", "bb 1"}, true, 0, NULL, "cc bb aa"},
+    {"alt later used", {"aa 1; Depends: bb | cc", "cc 1"}, true, 0, NULL, "cc aa"},
+    {"alt first unsatisfied",
+     {"cc 1", "aa 1; Depends: bb (>= 2) | cc", "bb 1"},
+     true,
+     0,
+     NULL,
+     "cc aa bb"},
+    {"versioned dep unsatisfied", {"aa 1; Depends: bb (>= 2)", "bb 1"}, true, 0, NULL, "aa bb"},
+    {"provides edge", {"aa 1; Depends: mta", "exim 4; Provides: mta"}, true, 0, NULL, "exim aa"},
+    {"versioned provides edge",
+     {"aa 1; Depends: xx (>= 2)", "bb 1; Provides: xx (= 2)"},
+     true,
+     0,
+     NULL,
+     "bb aa"},
+    {"real package before provider",
+     {"aa 1; Depends: xx", "bb 1; Provides: xx", "xx 1"},
+     true,
+     0,
+     NULL,
+     "bb xx aa"},
+    /* cycles: entered at the first package in set order, then post-order */
+    {"2-cycle", {"aa 1; Depends: bb", "bb 1; Depends: aa"}, true, 0, NULL, "bb aa"},
+    {"2-cycle reversed", {"bb 1; Depends: aa", "aa 1; Depends: bb"}, true, 0, NULL, "aa bb"},
+    {"3-cycle",
+     {"aa 1; Depends: bb", "bb 1; Depends: cc", "cc 1; Depends: aa"},
+     true,
+     0,
+     NULL,
+     "cc bb aa"},
+    {"3-cycle rotated",
+     {"bb 1; Depends: cc", "cc 1; Depends: aa", "aa 1; Depends: bb"},
+     true,
+     0,
+     NULL,
+     "aa cc bb"},
+    {"cycle plus tails",
+     {"dd 1; Depends: aa", "aa 1; Depends: bb, tt", "bb 1; Depends: aa", "tt 1", "ee 1"},
+     true,
+     0,
+     NULL,
+     "tt bb aa dd ee"},
+    {"two cycles",
+     {"aa 1; Depends: bb", "bb 1; Depends: aa, cc", "cc 1; Depends: dd", "dd 1; Depends: cc"},
+     true,
+     0,
+     NULL,
+     "dd cc bb aa"},
+    {"pre-depends cycle strict",
+     {"aa 1; Pre-Depends: bb", "bb 1; Depends: aa"},
+     true,
+     -LBE_CYCLE,
+     "dependency cycle through Pre-Depends: aa -> bb -> aa",
+     NULL},
+    {"pre-depends cycle non-strict",
+     {"aa 1; Pre-Depends: bb", "bb 1; Depends: aa"},
+     false,
+     0,
+     NULL,
+     "bb aa"},
+    {"pre-depends 3-cycle strict",
+     {"xx 1", "aa 1; Depends: bb", "bb 1; Pre-Depends: cc", "cc 1; Depends: aa"},
+     true,
+     -LBE_CYCLE,
+     "dependency cycle through Pre-Depends: bb -> cc -> aa -> bb",
+     NULL},
+    {"pre-depends 3-cycle non-strict",
+     {"xx 1", "aa 1; Depends: bb", "bb 1; Pre-Depends: cc", "cc 1; Depends: aa"},
+     false,
+     0,
+     NULL,
+     "xx cc bb aa"},
+    {"pre-depends outside cycle strict",
+     {"aa 1; Depends: bb", "bb 1; Depends: aa, cc", "cc 1; Pre-Depends: dd", "dd 1"},
+     true,
+     0,
+     NULL,
+     "dd cc bb aa"},
 };
 
 static void test_order_case(void **state)
@@ -335,7 +437,8 @@ static char **random_specs(size_t n, bool back)
 			if (j % 10 == 0 && rnd(2))
 				len += snprintf(buf + len, sizeof buf - len, "%sv%zu", sep, j);
 			else
-				len += snprintf(buf + len, sizeof buf - len, "%sp%zu (>= 1.%zu)", sep, j, j % 7);
+				len += snprintf(buf + len, sizeof buf - len, "%sp%zu (>= 1.%zu)",
+				                sep, j, j % 7);
 			sep = ", ";
 		}
 		if (back && i > 0 && rnd(8) == 0)
@@ -387,7 +490,8 @@ static void assert_topological(const struct pset *ps, const size_t *order)
 
 			assert_true(j < ps->n);
 			if (pos[j] > pos[i])
-				fail_msg("%s placed before its dependency %s", ps->set[i]->name, ps->set[j]->name);
+				fail_msg("%s placed before its dependency %s", ps->set[i]->name,
+				         ps->set[j]->name);
 		}
 	}
 	free(pos);
@@ -429,7 +533,7 @@ static void test_determinism(void **state)
  * positions of a related chain among them. */
 static void test_permutation(void **state)
 {
-	static const char *const related[] = { "aa 1; Depends: bb", "bb 1; Depends: cc", "cc 1" };
+	static const char *const related[] = {"aa 1; Depends: bb", "bb 1; Depends: cc", "cc 1"};
 	char unrel[10][8];
 	const char *specs[13];
 	size_t order[13], round, i, k, nu, nr;
@@ -487,7 +591,8 @@ static void run_perf(const char *what, char **specs, size_t n)
 	t1 = now();
 	assert_int_equal(lb_deporder(ps.set, ps.n, true, order), 0);
 	t2 = now();
-	print_message("%s: %zu packages: depcheck %.3f s, deporder %.3f s\n", what, n, t1 - t0, t2 - t1);
+	print_message("%s: %zu packages: depcheck %.3f s, deporder %.3f s\n", what, n, t1 - t0,
+	              t2 - t1);
 	assert_true(t2 - t0 < 1.0);
 	assert_topological(&ps, order);
 	pset_free(&ps);
@@ -542,19 +647,20 @@ static void test_perf_cycle(void **state)
 	for (i = 0; i < N; i++) {
 		char buf[64];
 
-		snprintf(buf, sizeof buf, "p%zu 1; %s: p%zu", i, i == N / 2 ? "Pre-Depends" : "Depends",
-			 (i + 1) % N);
+		snprintf(buf, sizeof buf, "p%zu 1; %s: p%zu", i,
+		         i == N / 2 ? "Pre-Depends" : "Depends", (i + 1) % N);
 		specs[i] = strdup(buf);
 		assert_non_null(specs[i]);
 	}
 	pset_make(&ps, (const char *const *)specs, N);
 	lb_err_clear();
 	assert_int_equal(lb_deporder(ps.set, ps.n, true, order), -LBE_CYCLE);
-	assert_non_null(strstr(lb_err_msg(), "dependency cycle through Pre-Depends: p25000 -> p25001 -> "));
+	assert_non_null(
+	    strstr(lb_err_msg(), "dependency cycle through Pre-Depends: p25000 -> p25001 -> "));
 	assert_null(strchr(lb_err_msg(), '\n'));
 	assert_int_equal(lb_deporder(ps.set, ps.n, false, order), 0);
 	assert_true(is_permutation(order, N));
-	for (i = 0; i < N; i++)	/* entered at p0: p49999 ... p0 */
+	for (i = 0; i < N; i++) /* entered at p0: p49999 ... p0 */
 		assert_int_equal(order[i], N - 1 - i);
 	pset_free(&ps);
 	free_specs(specs, N);
@@ -564,11 +670,9 @@ static void test_perf_cycle(void **state)
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
-		cmocka_unit_test(test_determinism),
-		cmocka_unit_test(test_permutation),
-		cmocka_unit_test(test_perf_chain),
-		cmocka_unit_test(test_perf_dag),
-		cmocka_unit_test(test_perf_cycle),
+	    cmocka_unit_test(test_determinism), cmocka_unit_test(test_permutation),
+	    cmocka_unit_test(test_perf_chain),  cmocka_unit_test(test_perf_dag),
+	    cmocka_unit_test(test_perf_cycle),
 	};
 	size_t nc = sizeof check_cases / sizeof check_cases[0];
 	size_t no = sizeof order_cases / sizeof order_cases[0];
@@ -579,11 +683,13 @@ int main(void)
 	if (!tests)
 		return 1;
 	for (i = 0; i < nc; i++)
-		tests[n++] = (struct CMUnitTest){ .name = check_cases[i].name, .test_func = test_check_case,
-						  .initial_state = (void *)&check_cases[i] };
+		tests[n++] = (struct CMUnitTest){.name = check_cases[i].name,
+		                                 .test_func = test_check_case,
+		                                 .initial_state = (void *)&check_cases[i]};
 	for (i = 0; i < no; i++)
-		tests[n++] = (struct CMUnitTest){ .name = order_cases[i].name, .test_func = test_order_case,
-						  .initial_state = (void *)&order_cases[i] };
+		tests[n++] = (struct CMUnitTest){.name = order_cases[i].name,
+		                                 .test_func = test_order_case,
+		                                 .initial_state = (void *)&order_cases[i]};
 	for (i = 0; i < nf; i++)
 		tests[n++] = fixed[i];
 	r = _cmocka_run_group_tests("depcheck", tests, n, NULL, NULL);

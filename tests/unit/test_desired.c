@@ -15,8 +15,8 @@
 #include "desired.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-#define H1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-#define H2 "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+#define H1   "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define H2   "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
 
 static int parse(const char *s, struct lb_desired *d)
 {
@@ -25,15 +25,15 @@ static int parse(const char *s, struct lb_desired *d)
 }
 
 static const char good[] =
-	"Format: 1\n"
-	"Serial: 42\n"
-	"Packages: zlib (= 1:1.2-3),\n"
-	" base (= 1.0-1), app(=2.3)\n"
-	"Group: lab\n"
-	"SHA256:\n"
-	" " H1 " 1234 base_1.0-1\n"
-	" " H2 "  99\tzlib_1:1.2-3 \n"
-	" 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF 7 app_2.3\n";
+    "Format: 1\n"
+    "Serial: 42\n"
+    "Packages: zlib (= 1:1.2-3),\n"
+    " base (= 1.0-1), app(=2.3)\n"
+    "Group: lab\n"
+    "SHA256:\n"
+    " " H1 " 1234 base_1.0-1\n"
+    " " H2 "  99\tzlib_1:1.2-3 \n"
+    " 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF 7 app_2.3\n";
 
 static void test_good(void **state)
 {
@@ -84,7 +84,7 @@ static void test_minimal(void **state)
 	lb_desired_free(&d);
 }
 
-#define SER "Serial: 1\n"
+#define SER  "Serial: 1\n"
 #define PKGS "Packages: aa (= 1), bb (= 2)\n"
 
 /* Documents refused, the error and a piece of its message. */
@@ -93,49 +93,47 @@ static const struct {
 	int err;
 	const char *msg;
 } bad_cases[] = {
-	{ "", -LBE_FORMAT, "empty desired state" },
-	{ "# nothing\n", -LBE_FORMAT, "empty desired state" },
-	{ SER PKGS "\nSerial: 2\n", -LBE_FORMAT, "line 4: more than one paragraph" },
-	{ PKGS, -LBE_FORMAT, "missing field 'Serial'" },
-	{ SER, -LBE_FORMAT, "missing field 'Packages'" },
-	{ "Serial: -1\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value" },
-	{ "Serial: 1x\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value" },
-	{ "Serial:\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value" },
-	{ "Serial: 18446744073709551616\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value" },
-	{ "Format: 2\n" SER PKGS, -LBE_FORMAT_VER, "Format 2 is newer than 1" },
-	{ "Format: 99999999999999999999999\n" SER PKGS, -LBE_FORMAT_VER, "is newer than 1" },
-	{ "Format: 0\n" SER PKGS, -LBE_FORMAT, "field 'Format': bad value" },
-	{ "Format: one\n" SER PKGS, -LBE_FORMAT, "field 'Format': bad value" },
-	{ SER "Packages: aa\n", -LBE_FORMAT, "'aa' without '(= version)'" },
-	{ SER "Packages: aa (>= 1)\n", -LBE_FORMAT, "'aa' without '(= version)'" },
-	{ SER "Packages: aa (= 1) | bb (= 1)\n", -LBE_FORMAT, "field 'Packages': alternatives" },
-	{ SER "Packages: aa:any (= 1)\n", -LBE_FORMAT, "'aa': architecture qualifier" },
-	{ SER "Packages: aa (= 1), bb (= 2), aa (= 3)\n", -LBE_FORMAT,
-	  "field 'Packages': duplicate package 'aa'" },
-	{ SER "Packages: aa (= 1-)\n", -LBE_FORMAT, "field 'Packages': bad version '1-'" },
-	{ SER "Packages: AA (= 1)\n", -LBE_FORMAT, "field 'Packages': bad package name 'AA'" },
-	{ SER "Packages: aa (= 1),\n", -LBE_FORMAT, "field 'Packages': trailing ','" },
-	{ SER PKGS "SHA256:\n " H1 " 1 aa_1\n", -LBE_FORMAT, "no entry for bb_2" },
-	{ SER PKGS "SHA256: " H1 " 1 aa_1\n " H1 " 1 aa_1\n", -LBE_FORMAT,
-	  "duplicate entry for aa" },
-	{ SER PKGS "SHA256:\n " H1 " 1 aa_2\n", -LBE_FORMAT, "entry 1: aa_2 is not in Packages" },
-	{ SER PKGS "SHA256:\n " H1 " 1 cc_1\n", -LBE_FORMAT, "entry 1: cc_1 is not in Packages" },
-	{ SER PKGS "SHA256:\n " H1 " 1 aa-1\n", -LBE_FORMAT, "entry 1: bad <name>_<version>" },
-	{ SER PKGS "SHA256:\n " H1 " 1 aa_\n", -LBE_FORMAT, "entry 1: bad <name>_<version>" },
-	{ SER PKGS "SHA256:\n " H1 " 1 _1\n", -LBE_FORMAT, "entry 1: bad <name>_<version>" },
-	{ SER PKGS "SHA256:\n " H1 " 1\n", -LBE_FORMAT, "entry 1: bad <name>_<version>" },
-	{ SER PKGS "SHA256:\n " H1 " 1 aa_1 x\n", -LBE_FORMAT, "entry 1: too many words" },
-	{ SER PKGS "SHA256:\n " H1 "0 1 aa_1\n", -LBE_FORMAT, "entry 1: bad hash" },
-	{ SER PKGS "SHA256:\n 0123 1 aa_1\n", -LBE_FORMAT, "entry 1: bad hash" },
-	{ SER PKGS "SHA256:\n " H1 " 1 aa_1\n g" H1 " 1 bb_2\n", -LBE_FORMAT, "entry 2: bad hash" },
-	{ SER PKGS "SHA256:\n " H1 " 0 aa_1\n", -LBE_FORMAT, "entry 1: bad size" },
-	{ SER PKGS "SHA256:\n " H1 " -5 aa_1\n", -LBE_FORMAT, "entry 1: bad size" },
-	{ SER PKGS "SHA256:\n " H1 " 99999999999999999999 aa_1\n", -LBE_FORMAT,
-	  "entry 1: bad size" },
-	{ SER PKGS "SHA256:\n " H1 " 1234567890123456789012345 aa_1\n", -LBE_FORMAT,
-	  "entry 1: bad size" },
-	{ SER PKGS "SHA256:\n " H1 "\n", -LBE_FORMAT, "entry 1: bad size" },
-	{ "Serial 1\n", -LBE_FORMAT, "line 1: field without a colon" },
+    {"", -LBE_FORMAT, "empty desired state"},
+    {"# nothing\n", -LBE_FORMAT, "empty desired state"},
+    {SER PKGS "\nSerial: 2\n", -LBE_FORMAT, "line 4: more than one paragraph"},
+    {PKGS, -LBE_FORMAT, "missing field 'Serial'"},
+    {SER, -LBE_FORMAT, "missing field 'Packages'"},
+    {"Serial: -1\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value"},
+    {"Serial: 1x\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value"},
+    {"Serial:\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value"},
+    {"Serial: 18446744073709551616\n" PKGS, -LBE_FORMAT, "field 'Serial': bad value"},
+    {"Format: 2\n" SER PKGS, -LBE_FORMAT_VER, "Format 2 is newer than 1"},
+    {"Format: 99999999999999999999999\n" SER PKGS, -LBE_FORMAT_VER, "is newer than 1"},
+    {"Format: 0\n" SER PKGS, -LBE_FORMAT, "field 'Format': bad value"},
+    {"Format: one\n" SER PKGS, -LBE_FORMAT, "field 'Format': bad value"},
+    {SER "Packages: aa\n", -LBE_FORMAT, "'aa' without '(= version)'"},
+    {SER "Packages: aa (>= 1)\n", -LBE_FORMAT, "'aa' without '(= version)'"},
+    {SER "Packages: aa (= 1) | bb (= 1)\n", -LBE_FORMAT, "field 'Packages': alternatives"},
+    {SER "Packages: aa:any (= 1)\n", -LBE_FORMAT, "'aa': architecture qualifier"},
+    {SER "Packages: aa (= 1), bb (= 2), aa (= 3)\n", -LBE_FORMAT,
+     "field 'Packages': duplicate package 'aa'"},
+    {SER "Packages: aa (= 1-)\n", -LBE_FORMAT, "field 'Packages': bad version '1-'"},
+    {SER "Packages: AA (= 1)\n", -LBE_FORMAT, "field 'Packages': bad package name 'AA'"},
+    {SER "Packages: aa (= 1),\n", -LBE_FORMAT, "field 'Packages': trailing ','"},
+    {SER PKGS "SHA256:\n " H1 " 1 aa_1\n", -LBE_FORMAT, "no entry for bb_2"},
+    {SER PKGS "SHA256: " H1 " 1 aa_1\n " H1 " 1 aa_1\n", -LBE_FORMAT, "duplicate entry for aa"},
+    {SER PKGS "SHA256:\n " H1 " 1 aa_2\n", -LBE_FORMAT, "entry 1: aa_2 is not in Packages"},
+    {SER PKGS "SHA256:\n " H1 " 1 cc_1\n", -LBE_FORMAT, "entry 1: cc_1 is not in Packages"},
+    {SER PKGS "SHA256:\n " H1 " 1 aa-1\n", -LBE_FORMAT, "entry 1: bad <name>_<version>"},
+    {SER PKGS "SHA256:\n " H1 " 1 aa_\n", -LBE_FORMAT, "entry 1: bad <name>_<version>"},
+    {SER PKGS "SHA256:\n " H1 " 1 _1\n", -LBE_FORMAT, "entry 1: bad <name>_<version>"},
+    {SER PKGS "SHA256:\n " H1 " 1\n", -LBE_FORMAT, "entry 1: bad <name>_<version>"},
+    {SER PKGS "SHA256:\n " H1 " 1 aa_1 x\n", -LBE_FORMAT, "entry 1: too many words"},
+    {SER PKGS "SHA256:\n " H1 "0 1 aa_1\n", -LBE_FORMAT, "entry 1: bad hash"},
+    {SER PKGS "SHA256:\n 0123 1 aa_1\n", -LBE_FORMAT, "entry 1: bad hash"},
+    {SER PKGS "SHA256:\n " H1 " 1 aa_1\n g" H1 " 1 bb_2\n", -LBE_FORMAT, "entry 2: bad hash"},
+    {SER PKGS "SHA256:\n " H1 " 0 aa_1\n", -LBE_FORMAT, "entry 1: bad size"},
+    {SER PKGS "SHA256:\n " H1 " -5 aa_1\n", -LBE_FORMAT, "entry 1: bad size"},
+    {SER PKGS "SHA256:\n " H1 " 99999999999999999999 aa_1\n", -LBE_FORMAT, "entry 1: bad size"},
+    {SER PKGS "SHA256:\n " H1 " 1234567890123456789012345 aa_1\n", -LBE_FORMAT,
+     "entry 1: bad size"},
+    {SER PKGS "SHA256:\n " H1 "\n", -LBE_FORMAT, "entry 1: bad size"},
+    {"Serial 1\n", -LBE_FORMAT, "line 1: field without a colon"},
 };
 
 static void test_bad(void **state)
@@ -145,7 +143,7 @@ static void test_bad(void **state)
 		int r = parse(bad_cases[i].in, &d);
 		if (r != bad_cases[i].err || !strstr(lb_err_msg(), bad_cases[i].msg))
 			fail_msg("case %zu: %d '%s', want %d '%s'", i, r, lb_err_msg(),
-				 bad_cases[i].err, bad_cases[i].msg);
+			         bad_cases[i].err, bad_cases[i].msg);
 		assert_int_equal(d.n, 0);
 		assert_null(d.pkgs);
 		assert_int_equal(d.doc.n, 0);
@@ -161,7 +159,7 @@ static void test_many(void **state)
 	len += (size_t)snprintf(buf, cap, "Serial: 7\nPackages:");
 	for (size_t i = n; i-- > 0;)
 		len += (size_t)snprintf(buf + len, cap - len, "%s\n p%zu (= %zu)",
-					i + 1 < n ? "," : "", i, i);
+		                        i + 1 < n ? "," : "", i, i);
 	assert_int_equal(lb_desired_parse(buf, len, &d), 0);
 	assert_int_equal(d.n, n);
 	for (size_t i = 1; i < n; i++)
@@ -208,9 +206,8 @@ static void test_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good), cmocka_unit_test(test_minimal),
-		cmocka_unit_test(test_bad),  cmocka_unit_test(test_many),
-		cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_good), cmocka_unit_test(test_minimal), cmocka_unit_test(test_bad),
+	    cmocka_unit_test(test_many), cmocka_unit_test(test_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
