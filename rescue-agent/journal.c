@@ -160,6 +160,7 @@ static int parse_record(struct lb_journal *j, char *line)
 	struct lb_jrec *rec = &j->recs[j->n];
 	memset(rec, 0, sizeof *rec);
 	rec->kind = line[0];
+	j->n++; /* counted at once, so that lb_journal_free frees a half-parsed one */
 	int na = 0;
 	char *save = NULL;
 	for (char *t = strtok_r(line + 1, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
@@ -168,7 +169,6 @@ static int parse_record(struct lb_journal *j, char *line)
 		if (!(rec->arg[na++] = strdup(t)))
 			return -ENOMEM;
 	}
-	j->n++;
 	int need = rec->kind == 'A' ? 3 : 1;
 	if (na < need || (rec->kind != 'A' && na != 1))
 		return -LBE_CORRUPT;

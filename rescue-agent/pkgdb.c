@@ -11,6 +11,7 @@
 
 #include "escape.h"
 #include "fsop.h"
+#include "version.h"
 
 static const char *const state_names[] = {
     [LB_ST_NOT_INSTALLED] = "not-installed", [LB_ST_HALF_INSTALLED] = "half-installed",
@@ -245,9 +246,13 @@ static int parse_pkg(const struct lb_para *para, struct lb_dbpkg *p)
 		return lb_errf(-LBE_FORMAT, "package %s: bad State", p->info.name);
 	p->state = (enum lb_pkgstate)s;
 	const char *h = lb_para_get(para, "Deb-Sha256");
-	if (h && strlen(h) == 64)
+	if (h && (strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64))
+		return lb_errf(-LBE_FORMAT, "package %s: bad Deb-Sha256", p->info.name);
+	if (h)
 		memcpy(p->deb_sha256, h, 65);
 	const char *cv = lb_para_get(para, "Config-Version");
+	if (cv && !lb_version_valid(cv))
+		return lb_errf(-LBE_FORMAT, "package %s: bad Config-Version", p->info.name);
 	if (cv && !(p->config_version = strdup(cv)))
 		return -ENOMEM;
 	const char *v = lb_para_get(para, "Scripts");
