@@ -60,6 +60,17 @@ int cmd_status(struct lb_ctx *ctx, int argc, char **argv)
 	int r = lb_db_load(ctx->statefd, LB_DB_FILE, &db);
 	if (r)
 		return r;
+	struct lb_journal j;
+	if (lb_journal_load(ctx->statefd, &j) == 0) {
+		/* configure progress of an interrupted transaction lives in its journal */
+		for (size_t k = 0; k < j.nstates; k++) {
+			struct lb_dbpkg *p = lb_db_find(&db, j.states[k].pkg);
+			if (p)
+				p->state = (enum lb_pkgstate)j.states[k].state;
+		}
+		lb_journal_free(&j);
+	}
+	lb_err_clear();
 	size_t files = 0, pending = 0;
 	for (size_t i = 0; i < db.n; i++) {
 		files += db.pkgs[i].nfiles;
