@@ -296,15 +296,22 @@ int lb_set_meta(int dirfd, const char *name, int is_symlink, uid_t uid, gid_t gi
 	return 0;
 }
 
-int lb_replace_file(int dirfd, const char *name, const void *buf, size_t len, mode_t mode)
+static int tmp_name(const char *name, char *tmp, size_t size)
+{
+	return (size_t)snprintf(tmp, size, "%s.lb-tmp", name) >= size ? -ENAMETOOLONG : 0;
+}
+
+int lb_replace_open(int dirfd, const char *name, mode_t mode)
 {
 	char tmp[4096];
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.lb-tmp", name) >= sizeof tmp)
-		return -ENAMETOOLONG;
-	int fd = lb_create_unsafe(dirfd, tmp, mode, 1);
-	if (fd < 0)
-		return fd;
-	int r = lb_write_all(fd, buf, len);
+	int r = tmp_name(name, tmp, sizeof tmp);
+	return r ? r : lb_create_unsafe(dirfd, tmp, mode, 1);
+}
+
+int lb_replace_finish(int dirfd, const char *name, int fd, int err)
+{
+	char tmp[4096];
+	int r = err ? err : tmp_name(name, tmp, sizeof tmp);
 	if (!r)
 		r = lb_fsync(fd);
 	if (close(fd) < 0 && !r)
@@ -313,12 +320,20 @@ int lb_replace_file(int dirfd, const char *name, const void *buf, size_t len, mo
 		r = lb_rename(dirfd, tmp, dirfd, name);
 	if (!r)
 		r = lb_fsync_dir(dirfd, NULL);
-	if (r) {
+	if (r && !tmp_name(name, tmp, sizeof tmp)) {
 		int saved = errno;
 		unlinkat(dirfd, tmp, 0);
 		errno = saved;
 	}
 	return r;
+}
+
+int lb_replace_file(int dirfd, const char *name, const void *buf, size_t len, mode_t mode)
+{
+	int fd = lb_replace_open(dirfd, name, mode);
+	if (fd < 0)
+		return fd;
+	return lb_replace_finish(dirfd, name, fd, lb_write_all(fd, buf, len));
 }
 
 int lb_read_file(int dirfd, const char *name, size_t max, char **bufp, size_t *lenp)

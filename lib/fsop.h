@@ -41,6 +41,13 @@ int lb_set_meta(int dirfd, const char *name, int is_symlink, uid_t uid, gid_t gi
  * fsync the directory. */
 int lb_replace_file(int dirfd, const char *name, const void *buf, size_t len, mode_t mode) LB_MUST;
 
+/* The same in steps, for content written piecewise: lb_replace_open() creates
+ * NAME.lb-tmp; write it with lb_write_all(); lb_replace_finish() fsyncs, closes,
+ * renames and fsyncs the directory — or, when err is non-zero, closes and removes
+ * the temporary file and returns err. */
+int lb_replace_open(int dirfd, const char *name, mode_t mode) LB_MUST;
+int lb_replace_finish(int dirfd, const char *name, int fd, int err) LB_MUST;
+
 /* Read a whole small file (<= max bytes) into a NUL-terminated malloc'd buffer. */
 int lb_read_file(int dirfd, const char *name, size_t max, char **buf, size_t *len) LB_MUST;
 

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define IOBUF_SIZE  (128u << 10)
+#define IOBUF_SIZE  (64u << 10)
 #define VERSION_MAX 64         /* debian-binary */
 #define CONTROL_MAX (1u << 20) /* ./control */
 #define AR_HDR      60

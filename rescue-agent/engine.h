@@ -59,6 +59,8 @@ int lb_plan_build(struct lb_ctx *ctx, const struct lb_desired *d, const char *po
                   struct lb_plan *plan) LB_MUST;
 void lb_plan_print(struct lb_ctx *ctx, const struct lb_plan *plan, FILE *out);
 void lb_plan_free(struct lb_plan *plan);
+/* Free the path lists (mkdirs, removes, dist) once the journal holds them. */
+void lb_plan_free_paths(struct lb_plan *plan);
 bool lb_plan_empty(const struct lb_plan *plan);
 
 /* When a package with a preinst pre-depends on a package that the plan changes,

@@ -67,19 +67,6 @@ static void sha_hex(const void *buf, size_t len, char hex[65])
 	sodium_bin2hex(hex, 65, d, sizeof d);
 }
 
-static int append_checked(struct lb_journal *j, char kind)
-{
-	char hex[65], line[80];
-	sha_hex(j->buf, j->len, hex);
-	int n = snprintf(line, sizeof line, "%c %s\n", kind, hex);
-	size_t start = j->len;
-	jb_add(j, line, (size_t)n);
-	if (j->err)
-		return j->err;
-	int r = lb_write_all(j->fd, j->buf + start, (size_t)n);
-	return r ? r : lb_fsync(j->fd);
-}
-
 int lb_journal_prepare(struct lb_journal *j, int statefd)
 {
 	if (j->err)
@@ -101,15 +88,29 @@ int lb_journal_prepare(struct lb_journal *j, int statefd)
 		r = lb_fsync_dir(statefd, NULL);
 	if (r)
 		return lb_err_prefix(r, "write journal");
+	crypto_hash_sha256_init(&j->sum);
+	crypto_hash_sha256_update(&j->sum, (const unsigned char *)j->buf, j->len);
+	free(j->buf);
+	j->buf = NULL;
+	j->len = j->cap = 0;
 	j->state = LB_J_PREPARED;
 	return 0;
 }
 
 int lb_journal_commit(struct lb_journal *j)
 {
-	int r = append_checked(j, 'C');
+	crypto_hash_sha256_state st = j->sum;
+	unsigned char d[32];
+	char hex[65], line[80];
+	crypto_hash_sha256_final(&st, d);
+	sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+	int n = snprintf(line, sizeof line, "C %s\n", hex);
+	int r = lb_write_all(j->fd, line, (size_t)n);
+	if (!r)
+		r = lb_fsync(j->fd);
 	if (r)
 		return lb_err_prefix(r, "commit journal");
+	crypto_hash_sha256_update(&j->sum, (const unsigned char *)line, (size_t)n);
 	j->state = LB_J_COMMITTED;
 	return 0;
 }
@@ -175,11 +176,15 @@ static int parse_record(struct lb_journal *j, char *line)
 	return 0;
 }
 
-static bool check_sum(const char *buf, size_t upto, const char *line)
+/* Does line ("P <hex>" or "C <hex>") carry the checksum of what st has seen? */
+static bool check_sum(const crypto_hash_sha256_state *st, const char *line)
 {
+	crypto_hash_sha256_state copy = *st;
+	unsigned char d[32];
 	char hex[65];
-	sha_hex(buf, upto, hex);
-	return strlen(line) == 66 && !memcmp(line + 2, hex, 64);
+	crypto_hash_sha256_final(&copy, d);
+	sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+	return strlen(line) == 66 && line[1] == ' ' && !memcmp(line + 2, hex, 64);
 }
 
 int lb_journal_load(int statefd, struct lb_journal *j)
@@ -197,22 +202,25 @@ int lb_journal_load(int statefd, struct lb_journal *j)
 	for (size_t i = 0; i < len; i++)
 		lines += buf[i] == '\n';
 	j->recs = calloc(lines, sizeof *j->recs);
-	char *orig = malloc(len + 1);
-	if (!j->recs || !orig) {
-		free(orig);
+	if (!j->recs) {
 		free(buf);
 		return -ENOMEM;
 	}
-	memcpy(orig, buf, len);
+	crypto_hash_sha256_state st;
+	crypto_hash_sha256_init(&st);
 	size_t off = 0, lineno = 0;
 	bool saw_commit_line = false;
 	while (off < len) {
 		char *nl = memchr(buf + off, '\n', len - off);
 		if (!nl)
 			break; /* torn last line: never synced */
+		/* the checksum in a P or C line covers every byte before that line */
+		crypto_hash_sha256_state before = st;
+		if (j->state != LB_J_COMMITTED)
+			crypto_hash_sha256_update(&st, (const unsigned char *)buf + off,
+			                          (size_t)(nl - buf) + 1 - off);
 		*nl = 0;
 		char *line = buf + off;
-		size_t start = off;
 		off = (size_t)(nl - buf) + 1;
 		lineno++;
 		if (lineno == 1) {
@@ -235,7 +243,7 @@ int lb_journal_load(int statefd, struct lb_journal *j)
 			if (line[0] == 'T' && line[1] == ' ') {
 				j->txn = strtoull(line + 2, NULL, 10);
 			} else if (line[0] == 'P') {
-				if (!check_sum(orig, start, line)) {
+				if (!check_sum(&before, line)) {
 					/* a torn prepare, unless something follows it */
 					saw_commit_line = off < len;
 					break;
@@ -245,7 +253,7 @@ int lb_journal_load(int statefd, struct lb_journal *j)
 				break;
 			}
 		} else if (j->state == LB_J_PREPARED) {
-			if (line[0] != 'C' || !check_sum(orig, start, line)) {
+			if (line[0] != 'C' || !check_sum(&before, line)) {
 				r = -LBE_CORRUPT;
 				break;
 			}
@@ -268,8 +276,7 @@ int lb_journal_load(int statefd, struct lb_journal *j)
 	if (!r && saw_commit_line)
 		r = -LBE_CORRUPT;
 	free(buf);
-	j->buf = orig; /* the bytes as on disk, for the checksums of later records */
-	j->len = j->cap = len;
+	j->sum = st;
 	if (r) {
 		if (r == -LBE_CORRUPT)
 			r = lb_errf(r, "journal: damaged at line %zu; the root was left as it is",

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <sodium.h>
+
 #include "error.h"
 
 #define LB_JOURNAL_FORMAT   1
@@ -48,7 +50,8 @@ struct lb_journal {
 	size_t n;
 	struct lb_jstate_rec *states; /* G records, in order */
 	size_t nstates;
-	/* while writing */
+	crypto_hash_sha256_state sum; /* of every byte up to the last P or C record */
+	/* the prepared section, until it is written */
 	char *buf;
 	size_t len, cap;
 	int err;

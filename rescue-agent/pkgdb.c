@@ -178,17 +178,16 @@ static int parse_file_line(char *line, struct lb_file *f)
 	return 0;
 }
 
-static int parse_files(const char *value, struct lb_dbpkg *p)
+/* value is parsed in place: it belongs to a document freed right after */
+static int parse_files(char *value, struct lb_dbpkg *p)
 {
 	size_t lines = 1;
 	for (const char *s = value; *s; s++)
 		lines += *s == '\n';
 	p->files = calloc(lines, sizeof *p->files);
-	char *copy = strdup(value);
-	if (!p->files || !copy) {
-		free(copy);
+	char *copy = value;
+	if (!p->files)
 		return -ENOMEM;
-	}
 	int r = 0;
 	char *save = NULL;
 	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
@@ -201,7 +200,6 @@ static int parse_files(const char *value, struct lb_dbpkg *p)
 			break;
 		}
 	}
-	free(copy);
 	if (!r)
 		lb_dbpkg_sort_files(p);
 	return r;
@@ -259,7 +257,7 @@ static int parse_pkg(const struct lb_para *para, struct lb_dbpkg *p)
 	if (v && (r = parse_scripts(v, p)))
 		return r;
 	v = lb_para_get(para, "Files");
-	return v ? parse_files(v, p) : 0;
+	return v ? parse_files((char *)v, p) : 0;
 }
 
 int lb_db_load(int statefd, const char *name, struct lb_db *db)
@@ -330,12 +328,23 @@ struct sbuf {
 	char *s;
 	size_t len, cap;
 	int err;
+	int fd; /* >= 0: written out in pieces of about 64 KiB */
 };
+
+static void sb_flush(struct sbuf *b)
+{
+	if (!b->err && b->fd >= 0 && b->len) {
+		b->err = lb_write_all(b->fd, b->s, b->len);
+		b->len = 0;
+	}
+}
 
 static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
 	if (b->err)
 		return;
+	if (b->fd >= 0 && b->len + n > 65536)
+		sb_flush(b);
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 65536;
 		while (b->len + n + 1 > cap)
@@ -405,9 +414,9 @@ static void format_file(struct sbuf *b, const struct lb_file *f)
 	          path);
 }
 
-int lb_db_format(const struct lb_db *db, char **buf, size_t *len)
+static void db_text(const struct lb_db *db, struct sbuf *bp)
 {
-	struct sbuf b = {0};
+	struct sbuf b = *bp;
 	sb_printf(&b, "Lifeboat-Db: %d\nSerial: %llu\n", LB_DB_FORMAT, db->serial);
 	for (size_t i = 0; i < db->n; i++) {
 		const struct lb_dbpkg *p = &db->pkgs[i];
@@ -436,6 +445,13 @@ int lb_db_format(const struct lb_db *db, char **buf, size_t *len)
 				format_file(&b, &p->files[k]);
 		}
 	}
+	*bp = b;
+}
+
+int lb_db_format(const struct lb_db *db, char **buf, size_t *len)
+{
+	struct sbuf b = {.fd = -1};
+	db_text(db, &b);
 	if (b.err) {
 		free(b.s);
 		return b.err;
@@ -445,20 +461,21 @@ int lb_db_format(const struct lb_db *db, char **buf, size_t *len)
 	return 0;
 }
 
+static int db_write(int fd, const struct lb_db *db)
+{
+	struct sbuf b = {.fd = fd};
+	db_text(db, &b);
+	sb_flush(&b);
+	free(b.s);
+	return b.err;
+}
+
 int lb_db_write_unsafe(int statefd, const char *name, const struct lb_db *db)
 {
-	char *buf;
-	size_t len;
-	int r = lb_db_format(db, &buf, &len);
-	if (r)
-		return r;
 	int fd = lb_create_unsafe(statefd, name, 0644, 1);
-	if (fd < 0) {
-		free(buf);
+	if (fd < 0)
 		return fd;
-	}
-	r = lb_write_all(fd, buf, len);
-	free(buf);
+	int r = db_write(fd, db);
 	if (close(fd) < 0 && !r)
 		r = -errno;
 	return r;
@@ -466,12 +483,8 @@ int lb_db_write_unsafe(int statefd, const char *name, const struct lb_db *db)
 
 int lb_db_save(int statefd, const struct lb_db *db)
 {
-	char *buf;
-	size_t len;
-	int r = lb_db_format(db, &buf, &len);
-	if (r)
-		return r;
-	r = lb_replace_file(statefd, LB_DB_FILE, buf, len, 0644);
-	free(buf);
-	return r;
+	int fd = lb_replace_open(statefd, LB_DB_FILE, 0644);
+	if (fd < 0)
+		return fd;
+	return lb_replace_finish(statefd, LB_DB_FILE, fd, db_write(fd, db));
 }

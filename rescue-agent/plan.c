@@ -468,6 +468,43 @@ static int check_disk_entry(struct lb_dircache *dc, const struct lb_item *it,
 	return 0;
 }
 
+/* Every parent directory of path must exist or be created. Files come sorted, so
+ * the parents checked for the previous file (last) need no second look. */
+static int check_parents(struct lb_dircache *dc, const struct lb_item *it, char *path, char *last,
+                         size_t lastsize, char ***dirs, size_t *ndirs)
+{
+	char *end = strrchr(path, '/');
+	if (!end)
+		return 0;
+	*end = 0;
+	int r = 0;
+	if (strcmp(path, last)) {
+		for (char *s = path;; s++) {
+			char *slash = strchr(s, '/');
+			if (slash)
+				*slash = 0;
+			size_t len = strlen(path);
+			bool seen = !strncmp(last, path, len) && (last[len] == '/' || !last[len]);
+			struct stat st;
+			int e = seen ? 0 : lb_root_lstat(dc, path, &st);
+			if (e == -ENOENT)
+				r = push(dirs, ndirs, path);
+			else if (!seen && !e && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+				r = lb_errf(-LBE_FILE_CONFLICT,
+				            "/%s: a file on disk, a directory in %s", path,
+				            it->neu.info.name);
+			if (slash)
+				*slash = '/';
+			if (!slash || r || !(s = slash))
+				break;
+		}
+		if (!r)
+			snprintf(last, lastsize, "%s", path);
+	}
+	*end = '/';
+	return r;
+}
+
 /* A path of the new set must not lie beneath a symlink of the new set: the link
  * would only appear at the commit, after its "directory" had been created. */
 static int check_under_links(const struct lb_plan *plan)
@@ -508,7 +545,7 @@ static int check_under_links(const struct lb_plan *plan)
 
 static int plan_disk(struct lb_ctx *ctx, struct lb_plan *plan, struct lb_dircache *dc)
 {
-	char **dirs = NULL;
+	char **dirs = NULL, last[4096] = "";
 	size_t ndirs = 0;
 	int r = check_under_links(plan);
 	if (r)
@@ -521,15 +558,9 @@ static int plan_disk(struct lb_ctx *ctx, struct lb_plan *plan, struct lb_dircach
 			struct lb_file *f = &it->neu.files[k];
 			r = check_disk_entry(dc, it, f, &dirs, &ndirs);
 			/* parents that no package lists must exist or be created too */
-			for (char *s = f->path; !r && (s = strchr(s, '/')); s++) {
-				*s = 0;
-				struct stat st;
-				if (lb_root_lstat(dc, f->path, &st) == -ENOENT ||
-				    (lb_dbpkg_file(&it->neu, f->path) == NULL &&
-				     lb_root_lstat(dc, f->path, &st) == -ENOTDIR))
-					r = push(&dirs, &ndirs, f->path);
-				*s = '/';
-			}
+			if (!r)
+				r = check_parents(dc, it, f->path, last, sizeof last, &dirs,
+				                  &ndirs);
 			if (f->type == LB_FT_REG || f->type == LB_FT_HARDLINK) {
 				plan->bytes += f->size;
 				const struct lb_file *of =
@@ -690,15 +721,22 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
+void lb_plan_free_paths(struct lb_plan *plan)
+{
+	free_strv(plan->mkdirs, plan->nmkdirs);
+	free_strv(plan->removes, plan->nremoves);
+	free_strv(plan->dist, plan->ndist);
+	plan->mkdirs = plan->removes = plan->dist = NULL;
+	plan->nmkdirs = plan->nremoves = plan->ndist = 0;
+}
+
 void lb_plan_free(struct lb_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++)
 		item_release(&plan->items[i]);
 	free(plan->items);
 	free(plan->rm);
-	free_strv(plan->mkdirs, plan->nmkdirs);
-	free_strv(plan->removes, plan->nremoves);
-	free_strv(plan->dist, plan->ndist);
+	lb_plan_free_paths(plan);
 	lb_db_free(&plan->db);
 	memset(plan, 0, sizeof *plan);
 }

@@ -44,7 +44,7 @@ struct stage {
 	struct lb_ctx *ctx;
 	struct lb_item *it;
 	struct lb_dircache dc, dc2;
-	unsigned char buf[256 * 1024];
+	unsigned char buf[64 * 1024];
 };
 
 static int stage_reg(struct stage *s, int dfd, const char *tmp, struct lb_file *f,
@@ -398,6 +398,13 @@ static int roll_forward(struct lb_ctx *ctx, struct lb_journal *j)
 		r = sync_all(ctx);
 	if (r)
 		return lb_err_prefix(r, "transaction %llu", j->txn);
+	/* the paths are done with: keep only what the scripts need */
+	for (size_t i = 0; i < j->n; i++)
+		if (j->recs[i].kind != 'A')
+			for (int k = 0; k < 5; k++) {
+				free(j->recs[i].arg[k]);
+				j->recs[i].arg[k] = NULL;
+			}
 	if ((r = run_post_actions(ctx, j)))
 		return r;
 	struct lb_db db;
@@ -589,6 +596,16 @@ static int write_new_db(struct lb_ctx *ctx, const struct lb_plan *plan)
 	return r ? lb_err_prefix(r, "write %s/%s", ctx->state, LB_DB_NEW) : 0;
 }
 
+/* Read the journal back as recovery would, expecting state want. */
+static int reload(struct lb_ctx *ctx, struct lb_journal *j, enum lb_jstate want)
+{
+	lb_journal_free(j);
+	int r = lb_journal_load(ctx->statefd, j);
+	if (!r && j->state != want)
+		r = lb_errf(-LBE_CORRUPT, "journal: not as it was just written");
+	return r;
+}
+
 int lb_plan_apply(struct lb_ctx *ctx, struct lb_plan *plan)
 {
 	if (lb_plan_empty(plan)) {
@@ -602,15 +619,12 @@ int lb_plan_apply(struct lb_ctx *ctx, struct lb_plan *plan)
 	int r = prepare_records(ctx, plan, &j);
 	if (!r)
 		r = lb_journal_prepare(&j, ctx->statefd);
-	lb_journal_free(&j);
-	if (r)
+	if (r) {
+		lb_journal_free(&j);
 		return r;
-	/* from here on, work from the journal as recovery would read it */
-	r = lb_journal_load(ctx->statefd, &j);
-	if (!r && j.state != LB_J_PREPARED)
-		r = lb_errf(-LBE_CORRUPT, "journal: unreadable right after it was written");
-	if (r)
-		return r;
+	}
+	/* the journal's records are read back only when needed (roll back or
+	 * forward), so that they and the plan are not in memory together */
 	r = make_dirs(ctx, plan);
 	struct stage_job job = {ctx, plan};
 	if (!r)
@@ -627,7 +641,9 @@ int lb_plan_apply(struct lb_ctx *ctx, struct lb_plan *plan)
 		char saved[1024];
 		snprintf(saved, sizeof saved, "%s", lb_err_msg());
 		lb_err_clear();
-		int rr = rollback(ctx, &j);
+		int rr = reload(ctx, &j, LB_J_PREPARED);
+		if (!rr)
+			rr = rollback(ctx, &j);
 		if (rr)
 			fprintf(stderr, "lifeboat: %s\n", lb_err_msg());
 		lb_journal_free(&j);
@@ -645,7 +661,10 @@ int lb_plan_apply(struct lb_ctx *ctx, struct lb_plan *plan)
 	for (size_t i = 0; i < plan->nrm; i++)
 		plan->rm[i].old = NULL;
 	lb_db_free(&plan->db);
-	r = roll_forward(ctx, &j);
+	lb_plan_free_paths(plan);
+	r = reload(ctx, &j, LB_J_COMMITTED);
+	if (!r)
+		r = roll_forward(ctx, &j);
 	lb_journal_free(&j);
 	return r;
 }
