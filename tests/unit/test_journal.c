@@ -324,11 +324,12 @@ static void test_flipped(void **state)
 				/* a damaged first line may read as a newer format:
 				 * refused all the same */
 				if (r != -LBE_CORRUPT && !(r == -LBE_FORMAT_VER && i < 19)) {
-					print_error("progress %d: byte %zu (P line ends at %zu) 0x%02x -> "
-					            "0x%02x: %d state %d, want %d\n",
-					            progress, i, p_end, (unsigned char)save,
-					            (unsigned char)text[i], r, r ? -1 : (int)l.state,
-					            -LBE_CORRUPT));
+					print_error(
+					    "progress %d: byte %zu (P line ends at %zu) 0x%02x -> "
+					    "0x%02x: %d state %d, want %d\n",
+					    progress, i, p_end, (unsigned char)save,
+					    (unsigned char)text[i], r, r ? -1 : (int)l.state,
+					    -LBE_CORRUPT);
 					bad++;
 				} else if (r == -LBE_CORRUPT && !strstr(lb_err_msg(), "damaged")) {
 					print_error("message '%s'\n", lb_err_msg());
