@@ -284,6 +284,12 @@ int lb_mknod(int dirfd, const char *name, mode_t mode, dev_t dev)
 int lb_set_meta(int dirfd, const char *name, int is_symlink, uid_t uid, gid_t gid, mode_t mode,
                 long long mtime)
 {
+	fi_point();
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return neg_errno();
+	if (!is_symlink && S_ISLNK(st.st_mode))
+		return -ELOOP; /* never chmod through a symlink */
 	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
 		return neg_errno();
 	if (!is_symlink && fchmodat(dirfd, name, mode & 07777, 0) < 0)
@@ -341,7 +347,8 @@ int lb_read_file(int dirfd, const char *name, size_t max, char **bufp, size_t *l
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return neg_errno();
-	size_t cap = 4096, len = 0;
+	/* read up to max + 1 bytes: one more than allowed tells a file that is too big */
+	size_t cap = max < 4096 ? max + 1 : 4096, len = 0;
 	char *buf = malloc(cap + 1);
 	int r = 0;
 	for (;;) {
@@ -350,11 +357,11 @@ int lb_read_file(int dirfd, const char *name, size_t max, char **bufp, size_t *l
 			break;
 		}
 		if (len == cap) {
-			if (cap >= max) {
+			if (cap > max) {
 				r = -EFBIG;
 				break;
 			}
-			cap = cap * 2 > max ? max : cap * 2;
+			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
 			char *nb = realloc(buf, cap + 1);
 			if (!nb) {
 				r = -ENOMEM;
@@ -374,6 +381,8 @@ int lb_read_file(int dirfd, const char *name, size_t max, char **bufp, size_t *l
 		len += (size_t)n;
 	}
 	close(fd);
+	if (!r && len > max)
+		r = -EFBIG;
 	if (r) {
 		free(buf);
 		return r;

@@ -225,7 +225,8 @@ int lb_journal_load(int statefd, struct lb_journal *j)
 		lineno++;
 		if (lineno == 1) {
 			unsigned v;
-			if (sscanf(line, "lifeboat-journal %u", &v) != 1) {
+			int used = 0;
+			if (sscanf(line, "lifeboat-journal %u%n", &v, &used) != 1 || line[used]) {
 				r = -LBE_CORRUPT;
 				break;
 			}
@@ -245,7 +246,9 @@ int lb_journal_load(int statefd, struct lb_journal *j)
 			} else if (line[0] == 'P') {
 				if (!check_sum(&before, line)) {
 					/* a torn prepare, unless something follows it */
-					saw_commit_line = off < len;
+					/* a complete P line with a wrong checksum is damage, not a
+					 * torn write (which never ends in a newline) */
+					saw_commit_line = true;
 					break;
 				}
 				j->state = LB_J_PREPARED;
@@ -262,9 +265,11 @@ int lb_journal_load(int statefd, struct lb_journal *j)
 			if ((r = parse_state(j, line)))
 				break;
 		} else {
-			char *end;
-			unsigned long a = line[0] == 'S' ? strtoul(line + 2, &end, 10) : 0;
-			if (line[0] != 'S' || *end) {
+			char *end = line;
+			unsigned long a = 0;
+			if (line[0] == 'S' && line[1] == ' ' && line[2] >= '0' && line[2] <= '9')
+				a = strtoul(line + 2, &end, 10);
+			if (end == line || *end) {
 				r = -LBE_CORRUPT;
 				break;
 			}

@@ -169,11 +169,12 @@ static int parse_file_line(char *line, struct lb_file *f)
 	f->size = strtoull(fld[4], &end, 10);
 	if (*end || errno)
 		return -LBE_FORMAT;
+	bool none = !strcmp(fld[5], "-"); /* before decoding: "%2D" is a link to "-" */
 	if (lb_unescape(fld[5]) || lb_unescape(fld[6]) || !fld[6][0])
 		return -LBE_FORMAT;
 	f->path = strdup(fld[6]);
-	f->digest = strcmp(fld[5], "-") ? strdup(fld[5]) : NULL;
-	if (!f->path || (strcmp(fld[5], "-") && !f->digest))
+	f->digest = none ? NULL : strdup(fld[5]);
+	if (!f->path || (!none && !f->digest))
 		return -ENOMEM;
 	return 0;
 }
@@ -409,9 +410,14 @@ static void format_file(struct sbuf *b, const struct lb_file *f)
 		b->err = -ENAMETOOLONG;
 		return;
 	}
-	sb_printf(b, " %c%s %o %u %u %llu %s %s\n", f->type, f->conffile ? "c" : "",
-	          (unsigned)(f->mode & 07777), (unsigned)f->uid, (unsigned)f->gid, f->size, dig,
-	          path);
+	if (!strcmp(dig, "-") && f->digest)
+		strcpy(dig, "%2D"); /* "-" alone means no digest */
+	sb_printf(b, " %c%s %o %u %u %llu ", f->type, f->conffile ? "c" : "",
+	          (unsigned)(f->mode & 07777), (unsigned)f->uid, (unsigned)f->gid, f->size);
+	sb_add(b, dig, strlen(dig));
+	sb_add(b, " ", 1);
+	sb_add(b, path, strlen(path));
+	sb_add(b, "\n", 1);
 }
 
 static void db_text(const struct lb_db *db, struct sbuf *bp)

@@ -150,6 +150,36 @@ static void test_replace(void **state)
 	free(longname);
 }
 
+/* The same in steps: content written piecewise; an error before finishing
+ * removes the temporary file and leaves the target alone. */
+static void test_replace_steps(void **state)
+{
+	struct tdir t = *(struct tdir *)*state;
+	struct stat st;
+	put(t.fd, "f", "old", 3);
+
+	int fd = lb_replace_open(t.fd, "f", 0600);
+	assert_true(fd >= 0);
+	assert_true(exists(t.fd, "f.lb-tmp"));
+	assert_int_equal(lb_write_all(fd, "new ", 4), 0);
+	assert_content(t.fd, "f", "old"); /* until the rename */
+	assert_int_equal(lb_write_all(fd, "content", 7), 0);
+	assert_content(t.fd, "f", "old");
+	assert_int_equal(lb_replace_finish(t.fd, "f", fd, 0), 0);
+	assert_content(t.fd, "f", "new content");
+	assert_int_equal(fstatat(t.fd, "f", &st, 0), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_false(exists(t.fd, "f.lb-tmp"));
+
+	fd = lb_replace_open(t.fd, "f", 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(lb_write_all(fd, "half", 4), 0);
+	assert_int_equal(lb_replace_finish(t.fd, "f", fd, -ENOSPC), -ENOSPC);
+	assert_content(t.fd, "f", "new content");
+	assert_false(exists(t.fd, "f.lb-tmp"));
+	assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed */
+}
+
 static void test_read_file(void **state)
 {
 	struct tdir t = *(struct tdir *)*state;
@@ -351,6 +381,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replace_steps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_remove, setup, teardown),

@@ -422,6 +422,88 @@ static void test_bad(void **state)
 		fail_msg("%d of %zu cases wrong", bad, N(bad_cases));
 }
 
+/* More than the 64 KiB that lb_db_save writes at a time: the file on disk is
+ * what lb_db_format gives, and it loads back. */
+static void test_big(void **state)
+{
+	struct tdir *t = *state;
+	struct lb_db db = {0}, back;
+	char ctl[128], path[64];
+	char *text, *disk;
+	size_t len, dlen;
+	for (int i = 0; i < 3; i++) {
+		snprintf(ctl, sizeof ctl, "Package: big%d\nVersion: 1\nArchitecture: all\n", i);
+		struct lb_dbpkg *p = add_pkg(&db, ctl);
+		p->state = LB_ST_INSTALLED;
+		for (int k = 0; k < 1500; k++) {
+			snprintf(path, sizeof path, "usr/share/big%d/file number %05d", i, k);
+			add_file(p, 'f', k % 7 == 0, 0644, 0, 0, (unsigned long long)k * 1000, H1,
+			         path);
+		}
+		lb_dbpkg_sort_files(p);
+	}
+	assert_int_equal(lb_db_format(&db, &text, &len), 0);
+	assert_true(len > 4 * 65536);
+	assert_int_equal(lb_db_save(t->fd, &db), 0);
+	disk = slurp(t->fd, LB_DB_FILE, &dlen);
+	assert_int_equal(dlen, len);
+	assert_memory_equal(disk, text, len);
+	free(disk);
+	assert_int_equal(lb_db_write_unsafe(t->fd, LB_DB_NEW, &db), 0);
+	disk = slurp(t->fd, LB_DB_NEW, &dlen);
+	assert_int_equal(dlen, len);
+	assert_memory_equal(disk, text, len);
+	free(disk);
+	assert_int_equal(lb_db_load(t->fd, LB_DB_FILE, &back), 0);
+	assert_int_equal(back.n, 3);
+	for (size_t i = 0; i < 3; i++)
+		same_pkg(&db.pkgs[i], &back.pkgs[i]);
+	lb_db_free(&back);
+	free(text);
+	lb_db_free(&db);
+}
+
+/* Paths as long as a .deb may carry (LB_DEB_MAX_PATH bytes), encoded to three
+ * times that when every byte needs escaping (UTF-8 names), and a symlink with
+ * both a long path and a long target: the database must still be written. */
+static void test_long_paths(void **state)
+{
+	struct tdir *t = *state;
+	struct lb_db db = {0}, back;
+	static char utf8[LB_DEB_MAX_PATH + 1], lpath[LB_DEB_MAX_PATH + 1],
+	    ltarget[LB_DEB_MAX_PATH + 1];
+	for (size_t i = 0; i < LB_DEB_MAX_PATH; i++) {
+		utf8[i] = i % 100 == 99 ? '/' : (i % 2 ? '\xa9' : '\xc3');
+		lpath[i] = i % 100 == 99 ? '/' : 'p';
+		ltarget[i] = i % 100 == 99 ? '/' : 't';
+	}
+	int bad = 0;
+	for (int which = 0; which < 2; which++) {
+		struct lb_dbpkg *p = add_pkg(&db, PKGA);
+		p->state = LB_ST_INSTALLED;
+		if (which == 0)
+			add_file(p, 'f', false, 0644, 0, 0, 1, H1, utf8);
+		else
+			add_file(p, 'l', false, 0777, 0, 0, 0, ltarget, lpath);
+		int r = lb_db_save(t->fd, &db);
+		if (r) {
+			print_error("%s: lb_db_save: %d (%s)\n",
+			            which ? "symlink, 4095-byte path and target"
+			                  : "4095-byte UTF-8 path",
+			            r, lb_strerror(r));
+			bad++;
+		} else {
+			assert_int_equal(lb_db_load(t->fd, LB_DB_FILE, &back), 0);
+			assert_int_equal(back.n, 1);
+			same_pkg(&db.pkgs[0], &back.pkgs[0]);
+			lb_db_free(&back);
+		}
+		lb_db_free(&db);
+	}
+	if (bad)
+		fail_msg("%d databases not written", bad);
+}
+
 /* A symlink whose target is "-" (a valid target) keeps it: "-" in the DIGEST
  * column also means "no digest", so the two must not be confused. */
 static void test_symlink_dash(void **state)
@@ -546,6 +628,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_empty, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_big, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_paths, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_symlink_dash, setup, teardown),
 	    cmocka_unit_test(test_find),
 	    cmocka_unit_test(test_set_control_bad),
