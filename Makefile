@@ -11,7 +11,7 @@ CPPFLAGS += -D_GNU_SOURCE -Ilib -Irescue-agent
 # libarchive, the decompressors and libsodium are linked statically: Debian's shared
 # libarchive drags in libxml2, ICU, nettle and more that lifeboat never uses
 # (5 MiB of resident memory at start, and far too much for the rescue initramfs).
-LIBS := -Wl,-Bstatic -larchive -lz -llzma -lzstd -lbz2 -llz4 -lsodium -Wl,-Bdynamic -lpthread
+LIBS := -Wl,-Bstatic -larchive -lz -llzma -lzstd -lbz2 -llz4 -lsodium -Wl,-Bdynamic -lcurl -lpthread
 
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -34,7 +34,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 
 .PHONY: all deps test unit integration replay sanitize crashsweep fuzz bench demo clean lint format
 
-all: deps $(BUILD)/lifeboat
+all: deps $(BUILD)/lifeboat $(BUILD)/lifeboat-master
 
 deps:
 	@scripts/install-deps.sh
@@ -50,6 +50,14 @@ $(BUILD)/liblifeboat.a: $(LIB_OBJ)
 $(BUILD)/lifeboat: $(BUILD)/obj/rescue-agent/main.o $(AGENT_OBJ) $(BUILD)/liblifeboat.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# lifeboat-master (the build server's tool): master/*.c, libsolv linked dynamically
+MASTER_SRC := $(wildcard master/*.c)
+MASTER_OBJ := $(MASTER_SRC:%.c=$(BUILD)/obj/%.o)
+$(MASTER_OBJ): $(wildcard master/*.h)
+
+$(BUILD)/lifeboat-master: $(MASTER_OBJ) $(BUILD)/liblifeboat.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lsolv -lsolvext
+
 $(BUILD)/tests/%: tests/unit/%.c $(AGENT_OBJ) $(BUILD)/liblifeboat.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
@@ -64,7 +72,7 @@ test: deps
 	@tests/run-all.sh
 
 unit: $(UNIT_BIN)
-integration: $(BUILD)/lifeboat
+integration: $(BUILD)/lifeboat $(BUILD)/lifeboat-master
 replay: $(REPLAY_BIN)
 
 fuzz: deps

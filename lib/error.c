@@ -23,6 +23,8 @@ static const char *const lbe_text[] = {
     [LBE_SCRIPT - LBE_BASE] = "maintainer script failed",
     [LBE_CORRUPT - LBE_BASE] = "state is damaged",
     [LBE_NOSPACE - LBE_BASE] = "not enough space",
+    [LBE_SIGNATURE - LBE_BASE] = "bad signature",
+    [LBE_STALE - LBE_BASE] = "replayed or expired",
 };
 
 const char *lb_strerror(int err)
@@ -83,11 +85,13 @@ int lb_exit_code(int err)
 	case LBE_NOT_FOUND:
 	case LBE_DEPENDS:
 	case LBE_CONFLICT:
-	case LBE_CYCLE: return 4;
+	case LBE_CYCLE:
+	case LBE_STALE: return 4;
 	case LBE_DEB:
 	case LBE_HASH:
 	case LBE_FILE_CONFLICT:
-	case LBE_UNSAFE: return 5;
+	case LBE_UNSAFE:
+	case LBE_SIGNATURE: return 5;
 	case LBE_SCRIPT: return 7;
 	case LBE_FORMAT_VER:
 	case LBE_CORRUPT: return 8;

@@ -28,6 +28,8 @@ enum lb_err {
 	LBE_SCRIPT,        /* a maintainer script failed */
 	LBE_CORRUPT,       /* the journal or database is damaged */
 	LBE_NOSPACE,       /* not enough space for the transaction */
+	LBE_SIGNATURE,     /* a signature is malformed, by an unknown key or does not verify */
+	LBE_STALE,         /* a replayed (older serial) or expired signed file */
 	LBE_MAX
 };
 

@@ -58,17 +58,12 @@ int cmd_plan(struct lb_ctx *ctx, int argc, char **argv)
 	return r;
 }
 
-int cmd_apply(struct lb_ctx *ctx, int argc, char **argv)
+int lb_converge(struct lb_ctx *ctx, const struct lb_desired *d, const char *pool)
 {
-	const char *pool;
-	struct lb_desired d;
-	int r = load(argc, argv, &pool, &d);
-	if (r)
-		return r;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct lb_plan plan;
-	r = lb_plan_build(ctx, &d, pool, &plan);
+	int r = lb_plan_build(ctx, d, pool, &plan);
 	for (int stage = 0; !r && stage < 16; stage++) {
 		struct lb_desired first;
 		r = lb_plan_first_stage(&plan, &first);
@@ -97,7 +92,7 @@ int cmd_apply(struct lb_ctx *ctx, int argc, char **argv)
 		lb_desired_free(&first);
 		lb_plan_free(&plan);
 		if (!r)
-			r = lb_plan_build(ctx, &d, pool, &plan);
+			r = lb_plan_build(ctx, d, pool, &plan);
 	}
 	if (!r && ctx->json)
 		lb_plan_print(ctx, &plan, stdout);
@@ -113,16 +108,27 @@ int cmd_apply(struct lb_ctx *ctx, int argc, char **argv)
 		if (ctx->json)
 			printf("{\"event\":\"applied\",\"serial\":%llu,\"files\":%llu,\"seconds\":%"
 			       ".3f}\n",
-			       d.serial, plan.files, secs);
+			       d->serial, plan.files, secs);
 		else
 			fprintf(stderr,
 			        "lifeboat: serial %llu applied: %zu installed, %zu upgraded, %zu "
 			        "downgraded, %zu removed, %zu unchanged; %llu files in %.2f s\n",
-			        d.serial, counts[LB_ACT_INSTALL], counts[LB_ACT_UPGRADE],
+			        d->serial, counts[LB_ACT_INSTALL], counts[LB_ACT_UPGRADE],
 			        counts[LB_ACT_DOWNGRADE], counts[LB_ACT_REMOVE],
 			        counts[LB_ACT_KEEP], plan.files, secs);
 	}
 	lb_plan_free(&plan);
+	return r;
+}
+
+int cmd_apply(struct lb_ctx *ctx, int argc, char **argv)
+{
+	const char *pool;
+	struct lb_desired d;
+	int r = load(argc, argv, &pool, &d);
+	if (r)
+		return r;
+	r = lb_converge(ctx, &d, pool);
 	lb_desired_free(&d);
 	return r;
 }

@@ -71,6 +71,10 @@ int lb_plan_first_stage(const struct lb_plan *plan, struct lb_desired *st) LB_MU
 /* Carry out a plan as one transaction. */
 int lb_plan_apply(struct lb_ctx *ctx, struct lb_plan *plan) LB_MUST;
 
+/* Plan and apply desired state d from the .debs in pool, pre-dependencies first
+ * when they must be (cmd_apply.c); prints a summary unless quiet. */
+int lb_converge(struct lb_ctx *ctx, const struct lb_desired *d, const char *pool) LB_MUST;
+
 /* Finish or undo an interrupted transaction; *did says whether there was one. */
 int lb_recover(struct lb_ctx *ctx, bool *did) LB_MUST;
 

@@ -24,6 +24,8 @@ static const struct lb_cmd commands[] = {
     {"apply", "--pool DIR FILE", "converge the root to the desired-state FILE", cmd_apply,
      LB_CMD_CREATE},
     {"plan", "--pool DIR FILE", "print what apply would do, change nothing", cmd_plan, 0},
+    {"sync", "[--master URL] [--device-id ID]",
+     "fetch the master's signed desired state, download, converge", cmd_sync, LB_CMD_CREATE},
     {"list", "", "installed packages, one \"name version\" a line", cmd_list, 0},
     {"status", "", "packages, serial and any interrupted transaction", cmd_status,
      LB_CMD_NO_RECOVER},
@@ -40,9 +42,9 @@ static void usage(FILE *out)
 	        "usage: lifeboat [--root DIR] [--state DIR] [--json] [--wait] [--quiet]\n"
 	        "                [--no-scripts] [--allow-devices] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		char head[64];
+		char head[80];
 		snprintf(head, sizeof head, "%s %s", commands[i].name, commands[i].args);
-		fprintf(out, "  %-26s %s\n", head, commands[i].help);
+		fprintf(out, "  %-34s %s\n", head, commands[i].help);
 	}
 	fprintf(out,
 	        "\nexit status: 0 ok, 1 failure (or vercmp false / verify mismatch), 2 usage,\n"

@@ -19,7 +19,7 @@ build() { # BUILD-DIR MAKE-ARGS...
 	local dir=$1
 	shift
 	echo "== build $dir"
-	if ! make -s -j"$JOBS" BUILD="$dir" "$@" "$dir/lifeboat" \
+	if ! make -s -j"$JOBS" BUILD="$dir" "$@" "$dir/lifeboat" "$dir/lifeboat-master" \
 		$(ls tests/unit/test_*.c | sed "s|tests/unit/\(.*\)\.c|$dir/tests/\1|") \
 		$(ls tests/fuzz/fuzz_*.c | sed "s|tests/fuzz/\(.*\)\.c|$dir/replay/\1|") >/dev/null; then
 		echo "build of $dir failed"
@@ -60,7 +60,8 @@ replay() { # BUILD-DIR
 
 integration() { # BUILD-DIR
 	local out
-	out=$(LIFEBOAT=$PWD/$1/lifeboat tests/integration/run.sh 2>&1)
+	out=$(LIFEBOAT=$PWD/$1/lifeboat LIFEBOAT_MASTER=$PWD/$1/lifeboat-master \
+		tests/integration/run.sh 2>&1)
 	echo "$out" | grep -v '^ok - '
 	local line
 	line=$(tail -1 <<<"$out")

@@ -12,9 +12,6 @@ setup() {
 	mkdir -p "$ROOT" "$POOL" "$T/src"
 }
 
-teardown() {
-	[ -n "${T:-}" ] && rm -rf "$T"
-}
 
 fail() {
 	echo "FAIL: $*" >&2
@@ -148,4 +145,49 @@ base_root() {
 	# as mkbase, uncompressed: gzip -9 of two busyboxes takes most of a second
 	mkpkg base-sh 1.0 -Z none -F "bin/sh=@$BUSYBOX" -F "bin/busybox=@$BUSYBOX" -D tmp
 	apply 0 base-sh=1.0 >/dev/null 2>"$T/base.err" || fail "base-sh: $(cat "$T/base.err")"
+}
+
+# ---- a real HTTP server (nginx from Debian) on a free loopback port ----
+# start_nginx DIR: serve DIR; sets HTTP_URL and HTTP_LOG (one line per request:
+# "METHOD PATH STATUS BYTES"). The server is stopped by teardown.
+start_nginx() {
+	local dir=$1 n=$T/nginx
+	mkdir -p "$n/tmp"
+	HTTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	HTTP_LOG=$n/access.log
+	cat >"$n/nginx.conf" <<NGINX
+user root;
+worker_processes 1;
+pid $n/nginx.pid;
+error_log $n/error.log;
+events { worker_connections 64; }
+http {
+	log_format lbfmt '\$request_method \$uri \$status \$body_bytes_sent';
+	access_log $HTTP_LOG lbfmt;
+	client_body_temp_path $n/tmp; proxy_temp_path $n/tmp; fastcgi_temp_path $n/tmp;
+	uwsgi_temp_path $n/tmp; scgi_temp_path $n/tmp;
+	types { application/octet-stream deb; }
+	default_type text/plain;
+	server { listen 127.0.0.1:$HTTP_PORT; root $dir; etag on; }
+}
+NGINX
+	/usr/sbin/nginx -p "$n" -c "$n/nginx.conf" || fail "nginx did not start"
+	local i
+	for i in $(seq 50); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1', $HTTP_PORT), 1)" \
+			2>/dev/null && break
+		sleep 0.1
+	done
+	HTTP_URL=http://127.0.0.1:$HTTP_PORT
+	NGINX_PID=$(cat "$n/nginx.pid")
+}
+
+stop_nginx() {
+	[ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null
+	NGINX_PID=
+}
+
+teardown() {
+	stop_nginx
+	[ -n "${T:-}" ] && rm -rf "$T"
 }

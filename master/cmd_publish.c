@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/* lifeboat-master publish --pool DIR --desired CONF --key KEYFILE --out TREE
+ *                         [--expires DAYS] [--arch ARCH]
+ * Everything that can fail on bad input (key, CONF, resolution) is done before the
+ * tree is touched; then pool files, Packages, group states, device pointers, and
+ * last the removal of what CONF no longer names. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "master.h"
+
+#define DAY 86400LL
+
+struct opts {
+	const char *pool, *conf, *key, *out, *arch;
+	unsigned expires;
+};
+
+struct result {
+	size_t *sel;
+	size_t n;
+	bool written; /* the state was rewritten by this publish */
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const char *const names[] = {"--pool", "--desired", "--key",
+	                                    "--out",  "--expires", "--arch"};
+	const char *expires = "30";
+	const char **dest[] = {&o->pool, &o->conf, &o->key, &o->out, &expires, &o->arch};
+	memset(o, 0, sizeof *o);
+	for (int i = 1; i < argc; i++) {
+		size_t k, n = 0;
+		for (k = 0; k < sizeof names / sizeof names[0]; k++) {
+			n = strlen(names[k]);
+			if (!strncmp(argv[i], names[k], n) && (!argv[i][n] || argv[i][n] == '='))
+				break;
+		}
+		if (k == sizeof names / sizeof names[0])
+			return lb_errf(-LBE_USAGE, "publish: unexpected argument '%s'", argv[i]);
+		if (argv[i][n] == '=')
+			*dest[k] = argv[i] + n + 1;
+		else if (i + 1 < argc)
+			*dest[k] = argv[++i];
+		else
+			return lb_errf(-LBE_USAGE, "publish: %s needs a value", names[k]);
+	}
+	if (!o->pool || !o->conf || !o->key || !o->out)
+		return lb_errf(-LBE_USAGE, "usage: lifeboat-master publish --pool DIR --desired "
+		                           "CONF --key KEYFILE --out TREE [--expires DAYS]");
+	char *end;
+	errno = 0;
+	unsigned long d = strtoul(expires, &end, 10);
+	if (errno || end == expires || *end || expires[0] == '-' || d < 1 || d > 3650)
+		return lb_errf(-LBE_USAGE, "publish: --expires %s: not 1 to 3650 days", expires);
+	o->expires = (unsigned)d;
+	return 0;
+}
+
+/* The device architecture: --arch, else the one architecture other than "all" that
+ * the pool's packages have. */
+static int pick_arch(const struct mpool *pool, const char **arch)
+{
+	if (*arch)
+		return 0;
+	for (size_t i = 0; i < pool->n; i++) {
+		const char *a = pool->pkgs[i].info.arch;
+		if (!strcmp(a, "all") || (*arch && !strcmp(a, *arch)))
+			continue;
+		if (*arch)
+			return lb_errf(-LBE_USAGE,
+			               "pool %s has packages for %s and %s: choose one with --arch",
+			               pool->dir, *arch, a);
+		*arch = a;
+	}
+	if (!*arch)
+		*arch = "amd64"; /* only "all" packages: any architecture will do */
+	return 0;
+}
+
+static long long period_of(const struct mgroup *g, const struct opts *o)
+{
+	return (long long)(g->expires_days ? g->expires_days : o->expires) * DAY;
+}
+
+static int publish_group(struct mtree *t, const struct mgroup *g, const struct mpool *pool,
+                         struct result *res, const struct opts *o)
+{
+	char dir[160];
+	snprintf(dir, sizeof dir, "groups/%s", g->name);
+	long long period = period_of(g, o);
+	struct mbuf b = {0};
+	state_text(&b, g, pool, res->sel, res->n, t->serial, t->now + (time_t)period);
+	int r = b.err ? b.err : tree_mkdir(t, dir);
+	if (!r && signed_keep(t, dir, "state", b.s, period))
+		t->kept += 2;
+	else if (!r && !(r = signed_write(t, dir, "state", b.s, b.len)))
+		res->written = true;
+	mbuf_free(&b);
+	return r;
+}
+
+static int publish_device(struct mtree *t, const struct mdevice *d, const struct mconf *conf,
+                          const struct result *res, const struct opts *o)
+{
+	const struct mgroup *g = conf_group(conf, d->group);
+	long long period = period_of(g, o);
+	struct mbuf b = {0};
+	pointer_text(&b, d, t->serial, t->now + (time_t)period);
+	int r = b.err;
+	/* a pointer is rewritten with its group's state, so that its serial is never
+	 * lower than that of the state it names */
+	if (!r && !res[g - conf->groups].written && signed_keep(t, "devices", d->id, b.s, period))
+		t->kept += 2;
+	else if (!r)
+		r = signed_write(t, "devices", d->id, b.s, b.len);
+	mbuf_free(&b);
+	return r;
+}
+
+static int write_tree(struct mtree *t, const struct mconf *conf, const struct mpool *pool,
+                      struct result *res, const struct opts *o)
+{
+	int r = index_publish(t, pool);
+	for (size_t i = 0; !r && i < conf->ngroups; i++)
+		r = publish_group(t, &conf->groups[i], pool, &res[i], o);
+	for (size_t i = 0; !r && i < conf->ndevices; i++)
+		r = publish_device(t, &conf->devices[i], conf, res, o);
+	return r ? r : tree_prune(t, conf);
+}
+
+static unsigned long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+static double elapsed(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Resolve every group (all of them, so that every problem is reported at once). */
+static int resolve_all(const struct mconf *conf, const struct mpool *pool, const char *arch,
+                       struct result *res)
+{
+	struct msolver *s = NULL;
+	int r = resolve_init(pool, arch, &s), failed = 0;
+	for (size_t i = 0; !r && i < conf->ngroups; i++) {
+		int e = resolve_group(s, &conf->groups[i], &res[i].sel, &res[i].n);
+		if (e == -ENOMEM)
+			r = e;
+		else if (e < 0) {
+			fprintf(stderr, "lifeboat-master: %s\n", lb_err_msg());
+			failed++;
+		}
+	}
+	resolve_free(s);
+	if (!r && failed)
+		r = lb_errf(-LBE_DEPENDS, "%d of %zu groups cannot be resolved; nothing published",
+		            failed, conf->ngroups);
+	return r;
+}
+
+static int run(const struct opts *o, const struct lb_mkey *key, struct mconf *conf,
+               struct mpool *pool, struct timespec *t0)
+{
+	int r = conf_load(o->conf, conf);
+	if (r < 0)
+		return mx_fail(r, MX_STATE);
+	if ((r = mpool_load(o->pool, pool)) < 0)
+		return mx_fail(r, MX_IO);
+	const char *arch = o->arch;
+	if ((r = pick_arch(pool, &arch)) < 0)
+		return mx_fail(r, MX_USAGE);
+	struct result *res = calloc(conf->ngroups, sizeof *res);
+	if (!res)
+		return mx_fail(-ENOMEM, MX_IO);
+	struct mtree t = {.fd = -1, .poolfd = -1};
+	int status = MX_OK;
+	if ((r = resolve_all(conf, pool, arch, res)) < 0)
+		status = mx_fail(r, MX_STATE);
+	else if ((r = tree_open(o->out, &t)) < 0)
+		status = mx_fail(r, MX_IO);
+	else if ((r = tree_max_serial(&t, &t.serial)) < 0)
+		status = mx_fail(r, MX_IO);
+	if (!r) {
+		unsigned long long ms = now_ms();
+		t.serial = t.serial + 1 > ms ? t.serial + 1 : ms;
+		t.now = time(NULL);
+		t.key = key;
+		if ((r = write_tree(&t, conf, pool, res, o)) < 0)
+			status = mx_fail(r, MX_IO);
+		fprintf(stderr,
+		        "lifeboat-master: publish: %zu packages read (%u skipped), %zu groups "
+		        "resolved, %u files written, %u unchanged, %u removed, serial %llu, "
+		        "%.2f s\n",
+		        pool->n, pool->skipped, conf->ngroups, t.written, t.kept, t.removed,
+		        t.serial, elapsed(t0));
+	}
+	tree_close(&t);
+	for (size_t i = 0; i < conf->ngroups; i++)
+		free(res[i].sel);
+	free(res);
+	return status;
+}
+
+int cmd_publish(int argc, char **argv)
+{
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct opts o;
+	int r = parse_opts(argc, argv, &o);
+	if (r < 0)
+		return mx_fail(r, MX_USAGE);
+	struct lb_mkey key;
+	memset(&key, 0, sizeof key);
+	if ((r = lb_minisign_load_seckey(AT_FDCWD, o.key, &key)) < 0)
+		return mx_fail(lb_err_prefix(r, "key"), MX_KEY);
+	struct mconf conf;
+	struct mpool pool;
+	memset(&conf, 0, sizeof conf);
+	memset(&pool, 0, sizeof pool);
+	pool.dirfd = -1;
+	int status = run(&o, &key, &conf, &pool, &t0);
+	lb_minisign_wipe(&key);
+	conf_free(&conf);
+	mpool_free(&pool);
+	return status;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* The texts of the signed files: a group's desired state (the format of
+ * docs/formats.md that `lifeboat apply` reads) and a device's pointer. */
+#include "master.h"
+
+void state_text(struct mbuf *b, const struct mgroup *g, const struct mpool *pool, const size_t *sel,
+                size_t n, unsigned long long serial, time_t expires)
+{
+	char exp[32];
+	iso_time(expires, exp);
+	mbuf_printf(b, "Format: 1\nSerial: %llu\nExpires: %s\nGroup: %s\nPackages:", serial, exp,
+	            g->name);
+	for (size_t i = 0; i < n; i++) {
+		const struct mpkg *p = &pool->pkgs[sel[i]];
+		mbuf_printf(b, "%s %s (= %s)", i ? "," : "", p->info.name, p->info.version);
+	}
+	mbuf_put(b, "\n", 1);
+	if (!n)
+		return;
+	mbuf_put(b, "SHA256:\n", 8);
+	for (size_t i = 0; i < n; i++) {
+		const struct mpkg *p = &pool->pkgs[sel[i]];
+		mbuf_printf(b, " %s %llu %s_%s\n", p->sha256, p->size, p->info.name,
+		            p->info.version);
+	}
+}
+
+void pointer_text(struct mbuf *b, const struct mdevice *d, unsigned long long serial,
+                  time_t expires)
+{
+	char exp[32];
+	iso_time(expires, exp);
+	mbuf_printf(b, "Format: 1\nDevice: %s\nGroup: %s\nSerial: %llu\nExpires: %s\n", d->id,
+	            d->group, serial, exp);
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers of lifeboat-master: messages, exit statuses, a string buffer, time. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "master.h"
+
+int mx_fail(int err, int status)
+{
+	const char *msg = lb_err_msg();
+	if (!msg[0] && err)
+		msg = lb_strerror(err);
+	if (msg[0])
+		fprintf(stderr, "lifeboat-master: %s\n", msg);
+	int e = err < 0 ? -err : err;
+	if (e && e < LBE_BASE && status != MX_KEY && status != MX_USAGE)
+		return MX_IO;
+	return status;
+}
+
+void mx_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("lifeboat-master: warning: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int mbuf_grow(struct mbuf *b, size_t more)
+{
+	if (b->err)
+		return b->err;
+	if (b->len + more + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	char *s = realloc(b->s, cap);
+	if (!s)
+		return b->err = -ENOMEM;
+	b->s = s;
+	b->cap = cap;
+	return 0;
+}
+
+void mbuf_put(struct mbuf *b, const char *s, size_t n)
+{
+	if (mbuf_grow(b, n))
+		return;
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = 0;
+}
+
+void mbuf_printf(struct mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || mbuf_grow(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void mbuf_free(struct mbuf *b)
+{
+	free(b->s);
+	memset(b, 0, sizeof *b);
+}
+
+void iso_time(time_t t, char out[32])
+{
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 32, "1970-01-01T00:00:00Z");
+}

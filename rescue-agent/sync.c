@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/* The device side of the link. Everything the master says is a signed static
+ * file: devices/ID (which group), groups/G/state (the desired state), and the
+ * packages named in it by sha256. A sync that finds nothing changed costs two
+ * conditional requests answered 304 and nothing else. Verified copies and their
+ * ETags are kept in STATE/sync/, downloads in STATE/cache/ (resumed there after
+ * an interruption or a reboot). */
+#include "sync.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deb822.h"
+#include "desired.h"
+#include "engine.h"
+#include "fetch.h"
+#include "fsop.h"
+#include "minisign.h"
+#include "pkgdb.h"
+
+#define MAX_KEYS       8
+#define MAX_STATE_SIZE (16u << 20)
+
+struct sync {
+	struct lb_ctx *ctx;
+	struct lb_fetch f;
+	struct lb_mkey keys[MAX_KEYS];
+	size_t nkeys;
+	const char *master;
+	int syncfd, cachefd;
+	char cache[PATH_MAX];
+};
+
+static int load_keys(struct sync *s, const char *spec)
+{
+	char *copy = strdup(spec ? spec : LB_DEFAULT_PUBKEY), *save = NULL;
+	if (!copy)
+		return -ENOMEM;
+	int r = 0;
+	for (char *k = strtok_r(copy, ", ", &save); k && !r; k = strtok_r(NULL, ", ", &save)) {
+		if (s->nkeys == MAX_KEYS) {
+			r = lb_errf(-LBE_USAGE, "at most %d public keys", MAX_KEYS);
+			break;
+		}
+		/* a key named without a leading '/' lives in the root, like the config */
+		int dirfd = k[0] == '/' ? AT_FDCWD : s->ctx->rootfd;
+		r = lb_minisign_load_pubkey(dirfd, k, &s->keys[s->nkeys]);
+		if (r)
+			r = lb_err_prefix(r, "public key %s%s", k[0] == '/' ? "" : "/", k);
+		else
+			s->nkeys++;
+	}
+	free(copy);
+	return r;
+}
+
+static int open_dir(struct lb_ctx *ctx, const char *name, int *fd)
+{
+	if (mkdirat(ctx->statefd, name, 0755) < 0 && errno != EEXIST)
+		return lb_errf(-errno, "%s/%s: %s", ctx->state, name, strerror(errno));
+	*fd = openat(ctx->statefd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return *fd < 0 ? lb_errf(-errno, "%s/%s: %s", ctx->state, name, strerror(errno)) : 0;
+}
+
+/* "2026-12-25T00:00:00Z" is in the past? */
+static int check_expiry(const char *what, const struct lb_para *p)
+{
+	const char *v = lb_para_get(p, "Expires");
+	if (!v)
+		return lb_errf(-LBE_FORMAT, "%s: no Expires field", what);
+	struct tm tm = {0};
+	const char *end = strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!end || *end)
+		return lb_errf(-LBE_FORMAT, "%s: bad Expires '%.40s'", what, v);
+	if (timegm(&tm) < time(NULL))
+		return lb_errf(-LBE_STALE, "%s: expired at %s; the master has not published since",
+		               what, v);
+	return 0;
+}
+
+static int verify(struct sync *s, const char *what, const char *body, size_t len, const char *sig,
+                  size_t siglen)
+{
+	char tc[LB_MINISIGN_TCOMMENT_MAX];
+	int r = lb_minisign_verify(s->keys, s->nkeys, body, len, sig, siglen, tc);
+	return r ? lb_err_prefix(r, "%s", what) : 0;
+}
+
+static char *join(const char *a, const char *b)
+{
+	char *out;
+	return asprintf(&out, "%s/%s", a, b) < 0 ? NULL : out;
+}
+
+/* GET master/rel, conditionally, with its signature; keep the verified copy in
+ * STATE/sync/name. *changed says whether the master sent a new version. */
+static int get_signed(struct sync *s, const char *rel, const char *name, char **body, size_t *len,
+                      bool *changed, bool conditional)
+{
+	char etag_name[128], sig_name[128], etag[LB_FETCH_ETAG_MAX] = "",
+	                                    new_etag[LB_FETCH_ETAG_MAX];
+	snprintf(etag_name, sizeof etag_name, "%s.etag", name);
+	snprintf(sig_name, sizeof sig_name, "%s.minisig", name);
+	char *url = join(s->master, rel), *sigurl = NULL, *sig = NULL;
+	size_t siglen = 0;
+	int r = url ? 0 : -ENOMEM;
+	char *e = NULL;
+	if (!r && conditional &&
+	    lb_read_file(s->syncfd, etag_name, sizeof etag - 1, &e, NULL) == 0 &&
+	    faccessat(s->syncfd, name, F_OK, 0) == 0)
+		snprintf(etag, sizeof etag, "%s", e);
+	free(e);
+	int nm = 0;
+	*body = NULL;
+	if (!r)
+		r = lb_fetch_small(&s->f, url, MAX_STATE_SIZE, etag[0] ? etag : NULL, body, len,
+		                   new_etag, &nm);
+	if (!r && nm) {
+		/* unchanged: use (and re-check) the copy verified last time */
+		r = lb_read_file(s->syncfd, name, MAX_STATE_SIZE, body, len);
+		if (!r)
+			r = lb_read_file(s->syncfd, sig_name, LB_MINISIGN_SIG_MAX, &sig, &siglen);
+		if (!r)
+			r = verify(s, url, *body, *len, sig, siglen);
+		*changed = false;
+		if (r) { /* a damaged local copy: fetch it again in full */
+			free(*body);
+			*body = NULL;
+			lb_err_clear();
+			free(sig);
+			free(url);
+			return get_signed(s, rel, name, body, len, changed, false);
+		}
+	} else if (!r) {
+		*changed = true;
+		if (asprintf(&sigurl, "%s.minisig", url) < 0)
+			r = -ENOMEM;
+		int nm2 = 0;
+		if (!r)
+			r = lb_fetch_small(&s->f, sigurl, LB_MINISIGN_SIG_MAX, NULL, &sig, &siglen,
+			                   NULL, &nm2);
+		if (!r)
+			r = verify(s, url, *body, *len, sig, siglen);
+		if (!r)
+			r = lb_replace_file(s->syncfd, sig_name, sig, siglen, 0644);
+		if (!r)
+			r = lb_replace_file(s->syncfd, name, *body, *len, 0644);
+		if (!r && new_etag[0])
+			r = lb_replace_file(s->syncfd, etag_name, new_etag, strlen(new_etag), 0644);
+		else if (!r)
+			r = lb_unlink(s->syncfd, etag_name);
+	}
+	free(sig);
+	free(sigurl);
+	free(url);
+	if (r) {
+		free(*body);
+		*body = NULL;
+	}
+	return r;
+}
+
+static int parse_pointer(const char *id, const char *body, size_t len, char **group)
+{
+	struct lb_doc doc = {0};
+	int r = lb_deb822_parse(body, len, &doc);
+	const struct lb_para *p = !r && doc.n == 1 ? &doc.paras[0] : NULL;
+	if (!r && !p)
+		r = lb_errf(-LBE_FORMAT, "one paragraph expected");
+	const char *dev = p ? lb_para_get(p, "Device") : NULL,
+	           *g = p ? lb_para_get(p, "Group") : NULL;
+	if (!r && (!dev || strcmp(dev, id)))
+		r = lb_errf(-LBE_FORMAT, "written for device '%.64s', not '%s'", dev ? dev : "",
+		            id);
+	if (!r && (!g || !*g || strchr(g, '/') || strchr(g, '\n')))
+		r = lb_errf(-LBE_FORMAT, "no valid Group");
+	if (!r)
+		r = check_expiry("device pointer", p);
+	if (!r && !(*group = strdup(g)))
+		r = -ENOMEM;
+	lb_doc_free(&doc);
+	return r;
+}
+
+static bool installed(const struct lb_db *db, const struct lb_desired_pkg *p)
+{
+	const struct lb_dbpkg *d = lb_db_find(db, p->name);
+	return d && d->state >= LB_ST_UNPACKED && !strcmp(d->info.version, p->version) &&
+	       !strcmp(d->deb_sha256, p->sha256);
+}
+
+static void cache_name(const struct lb_desired_pkg *p, char *out, size_t size)
+{
+	const char *colon = strchr(p->version, ':');
+	snprintf(out, size, "%s_%s_%.16s.deb", p->name, colon ? colon + 1 : p->version, p->sha256);
+}
+
+static void progress(void *arg, unsigned long long now, unsigned long long total)
+{
+	const char *name = arg;
+	int width = 30, fill = total ? (int)(now * (unsigned long long)width / total) : 0;
+	fprintf(stderr, "\r%-28.28s [%.*s%*s] %6.1f/%.1f MiB", name, fill,
+	        "##############################", width - fill, "", (double)now / 1048576.0,
+	        (double)total / 1048576.0);
+}
+
+static int download(struct sync *s, const struct lb_desired *d, const struct lb_db *db,
+                    unsigned long long *bytes)
+{
+	bool bar = isatty(2) && !s->ctx->quiet && !s->ctx->json;
+	int r = 0;
+	for (size_t i = 0; i < d->n && !r; i++) {
+		const struct lb_desired_pkg *p = &d->pkgs[i];
+		char name[600], rel[200];
+		if (installed(db, p))
+			continue;
+		cache_name(p, name, sizeof name);
+		if (faccessat(s->cachefd, name, F_OK, 0) == 0)
+			continue; /* verified when it was renamed there */
+		snprintf(rel, sizeof rel, "pool/%.2s/%s.deb", p->sha256, p->sha256);
+		char *url = join(s->master, rel);
+		if (!url)
+			return -ENOMEM;
+		s->f.progress = bar ? progress : NULL;
+		s->f.progress_arg = p->name;
+		if (s->ctx->json) {
+			printf("{\"event\":\"download\",\"package\":\"%s\",\"version\":\"%s\","
+			       "\"bytes\":%llu}\n",
+			       p->name, p->version, p->size);
+			fflush(stdout);
+		}
+		r = lb_fetch_file(&s->f, url, s->cachefd, name, p->size, p->sha256);
+		if (bar)
+			fputc('\n', stderr);
+		*bytes += p->size;
+		free(url);
+		if (r)
+			r = lb_err_prefix(r, "%s %s", p->name, p->version);
+	}
+	return r;
+}
+
+/* Drop what the desired state no longer needs from the cache. */
+static void clean_cache(struct sync *s, const struct lb_desired *d)
+{
+	int fd = dup(s->cachefd);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		bool keep = false;
+		for (size_t i = 0; i < d->n && !keep; i++) {
+			char name[600];
+			cache_name(&d->pkgs[i], name, sizeof name);
+			keep = !strncmp(de->d_name, name, strlen(name));
+		}
+		if (!keep && lb_unlink(s->cachefd, de->d_name))
+			fprintf(stderr, "lifeboat: warning: cannot remove cached %s\n", de->d_name);
+	}
+	closedir(dir);
+}
+
+int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
+{
+	struct sync s = {.ctx = ctx, .master = cfg->master, .syncfd = -1, .cachefd = -1};
+	if (!cfg->master)
+		return lb_errf(-LBE_USAGE, "sync: no master URL (--master or Master: in /%s)",
+		               LB_CONFIG_FILE);
+	if (!cfg->device_id && !cfg->group)
+		return lb_errf(-LBE_USAGE,
+		               "sync: no device id and no group (--device-id, --group)");
+	int r = load_keys(&s, cfg->pubkeys);
+	if (!r)
+		r = lb_fetch_init(&s.f);
+	if (r)
+		return r;
+	if (cfg->bwlimit)
+		s.f.max_speed = cfg->bwlimit;
+	if (cfg->retries > 0)
+		s.f.retries = cfg->retries;
+	char *group = NULL, *body = NULL;
+	size_t len = 0;
+	bool changed_ptr = false, changed_state = false;
+	struct lb_desired d = {0};
+	struct lb_db db = {0};
+	unsigned long long bytes = 0;
+	r = open_dir(ctx, "sync", &s.syncfd);
+	if (!r)
+		r = open_dir(ctx, "cache", &s.cachefd);
+	snprintf(s.cache, sizeof s.cache, "%s/cache", ctx->state);
+	if (!r && cfg->device_id) {
+		char rel[300];
+		snprintf(rel, sizeof rel, "devices/%s", cfg->device_id);
+		r = get_signed(&s, rel, "device", &body, &len, &changed_ptr, true);
+		if (r == -ENOENT && cfg->group) {
+			lb_err_clear();
+			r = 0; /* no pointer: the configured group */
+		} else if (!r) {
+			r = parse_pointer(cfg->device_id, body, len, &group);
+			if (r)
+				r = lb_err_prefix(r, "%s/%s", cfg->master, rel);
+		}
+		free(body);
+		body = NULL;
+	}
+	if (!r && !group && !(group = strdup(cfg->group ? cfg->group : "")))
+		r = -ENOMEM;
+	if (!r && (!*group || strchr(group, '/')))
+		r = lb_errf(-LBE_USAGE, "sync: no group for this device");
+	if (!r) {
+		char rel[300];
+		snprintf(rel, sizeof rel, "groups/%s/state", group);
+		r = get_signed(&s, rel, "state", &body, &len, &changed_state, true);
+		if (!r)
+			r = lb_desired_parse(body, len, &d);
+		const char *g = !r && d.doc.n ? lb_para_get(&d.doc.paras[0], "Group") : NULL;
+		if (!r && (!g || strcmp(g, group)))
+			r = lb_errf(-LBE_FORMAT, "published for group '%.64s', not '%s'",
+			            g ? g : "", group);
+		if (!r)
+			r = check_expiry("desired state", &d.doc.paras[0]);
+		for (size_t i = 0; !r && i < d.n; i++)
+			if (!d.pkgs[i].sha256[0])
+				r = lb_errf(-LBE_FORMAT, "%s has no SHA256 line", d.pkgs[i].name);
+		if (r)
+			r = lb_err_prefix(r, "%s/%s", cfg->master, rel);
+	}
+	if (!r)
+		r = lb_db_load(ctx->statefd, LB_DB_FILE, &db);
+	if (!r && d.serial < db.serial)
+		r = lb_errf(-LBE_STALE,
+		            "%s/groups/%s/state: serial %llu is older than the %llu applied here: "
+		            "a replayed state is refused",
+		            cfg->master, group, d.serial, db.serial);
+	if (!r)
+		r = download(&s, &d, &db, &bytes);
+	if (!r)
+		r = lb_converge(ctx, &d, s.cache);
+	if (!r)
+		clean_cache(&s, &d);
+	if (!r && !ctx->quiet) {
+		if (ctx->json)
+			printf("{\"event\":\"synced\",\"serial\":%llu,\"requests\":%llu,"
+			       "\"bytes\":%llu}\n",
+			       d.serial, s.f.requests, s.f.bytes);
+		else
+			fprintf(stderr,
+			        "lifeboat: sync: group %s serial %llu%s; %llu requests, %llu bytes "
+			        "received\n",
+			        group, d.serial, changed_state || changed_ptr ? "" : " (unchanged)",
+			        s.f.requests, s.f.bytes);
+	}
+	lb_db_free(&db);
+	lb_desired_free(&d);
+	free(body);
+	free(group);
+	if (s.syncfd >= 0)
+		close(s.syncfd);
+	if (s.cachefd >= 0)
+		close(s.cachefd);
+	lb_fetch_free(&s.f);
+	for (size_t i = 0; i < s.nkeys; i++)
+		lb_minisign_wipe(&s.keys[i]);
+	return r;
+}
