@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-make -s build/lifeboat
+make -s build/lifeboat build/lifeboat-master
 LB=$PWD/build/lifeboat
 source tests/integration/testlib.sh
 setup
@@ -96,5 +96,44 @@ desired "$T/state-4" 4 base-sh=1.0 libcurlish=1.1 sensor-daemon=1.9 web-ui=3.0 p
 run "$LB" --root "$ROOT" apply --pool "$POOL" "$T/state-4" || true
 echo "(refused before anything was written, exit status 5: the root is as it was)"
 run "$LB" --root "$ROOT" list
+
+say "The master takes over: lifeboat-master publishes a signed tree, nginx on loopback serves it"
+MASTER=$PWD/build/lifeboat-master
+run "$MASTER" keygen "$T/fleet-key"
+cat >"$T/fleet.conf" <<CONF
+Group: stable
+Packages: base-sh, product-v2, sensor-daemon (= 2.0)
+
+Device: sensor-0042
+Group: stable
+CONF
+run cat "$T/fleet.conf"
+run "$MASTER" publish --pool "$POOL" --desired "$T/fleet.conf" --key "$T/fleet-key" --out "$T/tree"
+start_nginx "$T/tree"
+run find "$T/tree" -maxdepth 3 -not -path "*/pool/*"
+mkdir -p "$ROOT/etc/lifeboat"
+cp "$T/fleet-key.pub" "$ROOT/etc/lifeboat/master.pub"
+printf 'Master: %s\nDevice-Id: sensor-0042\n' "$HTTP_URL" >"$ROOT/etc/lifeboat.conf"
+run cat "$ROOT/etc/lifeboat.conf"
+
+say "The device syncs: the master resolved the set (web-ui and libcurlish come as dependencies); slow-config goes"
+run "$LB" --root "$ROOT" sync
+run "$LB" --root "$ROOT" list
+
+say "Nothing changed: a sync costs two requests, both answered 304"
+run "$LB" --root "$ROOT" sync
+tail -n 2 "$HTTP_LOG" | sed 's/^/    nginx: /'
+
+say "A replayed older state, validly signed, is refused"
+cp -a "$T/tree/groups/stable" "$T/old-stable"
+sleep 1.1
+printf 'Group: stable\nPackages: base-sh, product-v2, sensor-daemon (= 1.9)\n\nDevice: sensor-0042\nGroup: stable\n' >"$T/fleet.conf"
+"$MASTER" publish --pool "$POOL" --desired "$T/fleet.conf" --key "$T/fleet-key" --out "$T/tree" 2>/dev/null
+run "$LB" --root "$ROOT" sync
+run "$LB" --root "$ROOT" list
+sleep 1.1 # a new mtime, so that nginx's ETag changes and the device gets the old file
+cp "$T/old-stable/"* "$T/tree/groups/stable/"
+run "$LB" --root "$ROOT" sync || true
+echo "(refused, exit status 4; the device stays on the newer state)"
 
 say "Done. Everything above ran in $(echo "$T" | sed 's|.*/||') and is removed now."
