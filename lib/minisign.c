@@ -531,6 +531,15 @@ int lb_minisign_verify(const struct lb_mkey *keys, size_t nkeys, const void *msg
 	return verify_parsed(keys, nkeys, &ps, hash, 64, trusted_comment_out);
 }
 
+int lb_minisign_sig_keyid(const char *sigtext, size_t siglen, uint8_t id[8])
+{
+	struct psig ps;
+	int r = parse_sig(sigtext, siglen, &ps);
+	if (!r)
+		memcpy(id, ps.id, 8);
+	return r;
+}
+
 /* The rest of fd into memory, at most max bytes. */
 static int slurp(int fd, size_t max, uint8_t **bufp, size_t *lenp)
 {

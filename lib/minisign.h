@@ -107,6 +107,9 @@ int lb_minisign_sign_fd(const struct lb_mkey *key, int fd, const char *trusted_c
 int lb_minisign_verify(const struct lb_mkey *keys, size_t nkeys, const void *msg, size_t len,
                        const char *sigtext, size_t siglen,
                        char trusted_comment_out[LB_MINISIGN_TCOMMENT_MAX]) LB_MUST;
+/* The key id of the key that made sigtext (parsed as lb_minisign_verify does; nothing
+ * is verified): lets a caller that does not know the key look for it first. */
+int lb_minisign_sig_keyid(const char *sigtext, size_t siglen, uint8_t id[8]) LB_MUST;
 /* The same over what fd reads from its current offset to the end of file (hashed
  * in 64 KiB chunks; a legacy signature needs the whole file in memory and is
  * refused over a file larger than LB_MINISIGN_LEGACY_MAX). */

@@ -133,13 +133,6 @@ static int write_tree(struct mtree *t, const struct mconf *conf, const struct mp
 	return r ? r : tree_prune(t, conf);
 }
 
-static unsigned long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
-}
-
 static double elapsed(const struct timespec *t0)
 {
 	struct timespec t1;

@@ -17,6 +17,8 @@ static const struct {
      cmd_keygen},
     {"publish", "--pool DIR --desired CONF --key KEYFILE --out TREE [--expires DAYS]",
      "write the signed tree", cmd_publish},
+    {"keylist", "--key KEYFILE --out TREE [--expires DAYS] PUBKEYFILE...",
+     "write TREE/keys: the signed list of trusted keys (key rotation)", cmd_keylist},
 };
 
 static void usage(FILE *out)

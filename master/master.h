@@ -29,6 +29,7 @@ int mx_fail(int err, int status);
 /* The subcommands (argv[0] is the command's name). */
 int cmd_keygen(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
+int cmd_keylist(int argc, char **argv);
 
 /* A warning line on stderr. */
 void mx_warn(const char *fmt, ...) LB_PRINTF(1, 2);
@@ -108,6 +109,9 @@ int resolve_init(const struct mpool *pool, const char *arch, struct msolver **ou
 int resolve_group(struct msolver *s, const struct mgroup *g, size_t **sel, size_t *nsel) LB_MUST;
 void resolve_free(struct msolver *s);
 
+/* The current time in milliseconds (the lowest serial a new file gets). */
+unsigned long long now_ms(void);
+
 /* ---- state.c: the texts of the signed files ---- */
 
 /* groups/G/state (docs/master-tree.md): the packages sel[0..n) of pool, sorted by
@@ -135,6 +139,8 @@ int tree_open(const char *path, struct mtree *t) LB_MUST;
 void tree_close(struct mtree *t);
 /* The highest Serial of the states and device pointers in the tree (0 if none). */
 int tree_max_serial(struct mtree *t, unsigned long long *max) LB_MUST;
+/* The Serial of TREE/name (a path in the tree), 0 when it has none or is missing. */
+unsigned long long tree_serial_of(struct mtree *t, const char *name);
 /* mkdir dir (one level, relative to the tree) unless it exists. */
 int tree_mkdir(struct mtree *t, const char *dir) LB_MUST;
 /* Remove the files of groups and devices that CONF no longer names. */
@@ -147,7 +153,7 @@ int index_publish(struct mtree *t, const struct mpool *pool) LB_MUST;
 /* "2026-12-25T00:00:00Z" */
 void iso_time(time_t t, char out[32]);
 
-/* Write dir/name (dir relative to the tree, existing) with text and its .minisig
+/* Write dir/name (dir relative to the tree, existing; "." for the top) with text and its .minisig
  * signed with the trusted comment "timestamp:<now> file:<dir/name> serial:<serial>". */
 int signed_write(struct mtree *t, const char *dir, const char *name, const char *text,
                  size_t len) LB_MUST;

@@ -23,16 +23,19 @@ static int open_dir(struct mtree *t, const char *dir)
 
 int signed_write(struct mtree *t, const char *dir, const char *name, const char *text, size_t len)
 {
-	char tc[LB_MINISIGN_TCOMMENT_MAX], sname[256];
+	char tc[LB_MINISIGN_TCOMMENT_MAX], sname[256], rel[256];
 	char *sig = NULL;
 	size_t siglen = 0;
-	if (snprintf(tc, sizeof tc, "timestamp:%lld file:%s/%s serial:%llu", (long long)t->now, dir,
-	             name, t->serial) >= (int)sizeof tc ||
+	/* the path in the tree: "keys" for a file at the top (dir "."), else "dir/name" */
+	if (snprintf(rel, sizeof rel, "%s%s%s", strcmp(dir, ".") ? dir : "",
+	             strcmp(dir, ".") ? "/" : "", name) >= (int)sizeof rel ||
+	    snprintf(tc, sizeof tc, "timestamp:%lld file:%s serial:%llu", (long long)t->now, rel,
+	             t->serial) >= (int)sizeof tc ||
 	    snprintf(sname, sizeof sname, "%s.minisig", name) >= (int)sizeof sname)
 		return lb_errf(-ENAMETOOLONG, "%s/%s/%s: name too long", t->path, dir, name);
 	int r = lb_minisign_sign(t->key, text, len, tc, &sig, &siglen);
 	if (r < 0)
-		return lb_err_prefix(r, "%s/%s/%s: signing", t->path, dir, name);
+		return lb_err_prefix(r, "%s/%s: signing", t->path, rel);
 	int dfd = open_dir(t, dir);
 	r = dfd;
 	if (dfd >= 0) {
@@ -45,7 +48,7 @@ int signed_write(struct mtree *t, const char *dir, const char *name, const char 
 	}
 	free(sig);
 	if (r < 0)
-		return lb_errf(r, "%s/%s/%s: %s", t->path, dir, name, strerror(-r));
+		return lb_errf(r, "%s/%s: %s", t->path, rel, strerror(-r));
 	t->written += 2;
 	return 0;
 }

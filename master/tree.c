@@ -99,6 +99,11 @@ static unsigned long long serial_of(int dirfd, const char *name)
 	return s;
 }
 
+unsigned long long tree_serial_of(struct mtree *t, const char *name)
+{
+	return serial_of(t->fd, name);
+}
+
 static DIR *open_subdir(int dirfd, const char *name)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -84,3 +84,10 @@ void iso_time(time_t t, char out[32])
 	if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(out, 32, "1970-01-01T00:00:00Z");
 }
+
+unsigned long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}

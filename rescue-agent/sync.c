@@ -4,7 +4,9 @@
  * packages named in it by sha256. A sync that finds nothing changed costs two
  * conditional requests answered 304 and nothing else. Verified copies and their
  * ETags are kept in STATE/sync/, downloads in STATE/cache/ (resumed there after
- * an interruption or a reboot). */
+ * an interruption or a reboot). A file signed by a key the device does not trust
+ * makes it fetch the master's signed key list (key rotation, docs/master-tree.md):
+ * keys listed there by a key it trusts are trusted too, from then on. */
 #include "sync.h"
 
 #include <dirent.h>
@@ -27,14 +29,17 @@
 #include "minisign.h"
 #include "pkgdb.h"
 
-#define MAX_KEYS       8
-#define MAX_STATE_SIZE (16u << 20)
+#define MAX_KEYS         8 /* pinned keys; also keys in a key list */
+#define MAX_STATE_SIZE   (16u << 20)
+#define MAX_KEYLIST_SIZE (64u << 10)
 
 struct sync {
 	struct lb_ctx *ctx;
 	struct lb_fetch f;
-	struct lb_mkey keys[MAX_KEYS];
-	size_t nkeys;
+	struct lb_mkey keys[2 * MAX_KEYS]; /* trusted: the pinned ones, then the key list's */
+	size_t nkeys, npinned;
+	unsigned long long list_serial; /* of the key list accepted last (STATE/sync/keys) */
+	bool have_list, list_tried;     /* list_tried: the master's list was fetched */
 	const char *master;
 	int syncfd, cachefd;
 	char cache[PATH_MAX];
@@ -71,8 +76,8 @@ static int open_dir(struct lb_ctx *ctx, const char *name, int *fd)
 	return *fd < 0 ? lb_errf(-errno, "%s/%s: %s", ctx->state, name, strerror(errno)) : 0;
 }
 
-/* "2026-12-25T00:00:00Z" is in the past? */
-static int check_expiry(const char *what, const struct lb_para *p)
+/* The Expires field of p ("2026-12-25T00:00:00Z") as a time. */
+static int get_expiry(const char *what, const struct lb_para *p, time_t *t)
 {
 	const char *v = lb_para_get(p, "Expires");
 	if (!v)
@@ -81,24 +86,227 @@ static int check_expiry(const char *what, const struct lb_para *p)
 	const char *end = strptime(v, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (!end || *end)
 		return lb_errf(-LBE_FORMAT, "%s: bad Expires '%.40s'", what, v);
-	if (timegm(&tm) < time(NULL))
-		return lb_errf(-LBE_STALE, "%s: expired at %s; the master has not published since",
-		               what, v);
+	*t = timegm(&tm);
 	return 0;
 }
 
-static int verify(struct sync *s, const char *what, const char *body, size_t len, const char *sig,
-                  size_t siglen)
+/* Is the Expires of p in the past? */
+static int check_expiry(const char *what, const struct lb_para *p)
 {
-	char tc[LB_MINISIGN_TCOMMENT_MAX];
-	int r = lb_minisign_verify(s->keys, s->nkeys, body, len, sig, siglen, tc);
-	return r ? lb_err_prefix(r, "%s", what) : 0;
+	time_t t;
+	int r = get_expiry(what, p, &t);
+	if (!r && t < time(NULL))
+		return lb_errf(-LBE_STALE, "%s: expired at %s; the master has not published since",
+		               what, lb_para_get(p, "Expires"));
+	return r;
 }
 
 static char *join(const char *a, const char *b)
 {
 	char *out;
 	return asprintf(&out, "%s/%s", a, b) < 0 ? NULL : out;
+}
+
+/* ---- key rotation: the signed key list (docs/master-tree.md, "Key rotation") ---- */
+
+struct keylist {
+	unsigned long long serial;
+	time_t expires;
+	struct lb_mkey keys[MAX_KEYS];
+	size_t n;
+};
+
+/* Parse a key list: Format 1, Serial, Expires, Keys (1 to MAX_KEYS public keys in
+ * minisign's bare base64 form, one a line). */
+static int parse_keylist(const char *body, size_t len, struct keylist *kl)
+{
+	struct lb_doc doc = {0};
+	memset(kl, 0, sizeof *kl);
+	int r = lb_deb822_parse(body, len, &doc);
+	const struct lb_para *p = !r && doc.n == 1 ? &doc.paras[0] : NULL;
+	if (!r && !p)
+		r = lb_errf(-LBE_FORMAT, "one paragraph expected");
+	const char *fmt = p ? lb_para_get(p, "Format") : NULL,
+	           *ser = p ? lb_para_get(p, "Serial") : NULL,
+	           *keys = p ? lb_para_get(p, "Keys") : NULL;
+	if (!r && (!fmt || strspn(fmt, "0123456789") != strlen(fmt) || !*fmt))
+		r = lb_errf(-LBE_FORMAT, "no valid Format field");
+	else if (!r && strcmp(fmt, "1"))
+		r = lb_errf(-LBE_FORMAT_VER, "Format %.20s is newer than this lifeboat reads", fmt);
+	char *end = NULL;
+	errno = 0;
+	if (!r && ser && *ser >= '0' && *ser <= '9')
+		kl->serial = strtoull(ser, &end, 10);
+	if (!r && (!end || *end || errno))
+		r = lb_errf(-LBE_FORMAT, "no valid Serial field");
+	if (!r)
+		r = get_expiry("Expires", p, &kl->expires);
+	if (!r && !keys)
+		r = lb_errf(-LBE_FORMAT, "no Keys field");
+	for (const char *k = keys; !r && k && *k;) {
+		size_t n = strcspn(k, "\n \t");
+		if (n && kl->n == MAX_KEYS)
+			r = lb_errf(-LBE_FORMAT, "Keys: more than %d keys", MAX_KEYS);
+		else if (n && (r = lb_minisign_parse_pubkey(k, n, &kl->keys[kl->n])) == 0)
+			kl->n++;
+		k += n + (k[n] != 0);
+	}
+	if (!r && !kl->n)
+		r = lb_errf(-LBE_FORMAT, "Keys: no key");
+	lb_doc_free(&doc);
+	return r;
+}
+
+static bool trusted_id(const struct sync *s, const uint8_t id[8])
+{
+	for (size_t i = 0; i < s->nkeys; i++)
+		if (!memcmp(s->keys[i].id, id, 8))
+			return true;
+	return false;
+}
+
+/* Trust the pinned keys and those of kl (unless it has expired). */
+static void trust_list(struct sync *s, const struct keylist *kl)
+{
+	s->nkeys = s->npinned;
+	if (kl->expires < time(NULL))
+		return; /* a key only in an expired list is not trusted */
+	for (size_t i = 0; i < kl->n; i++)
+		if (!trusted_id(s, kl->keys[i].id))
+			s->keys[s->nkeys++] = kl->keys[i];
+}
+
+/* The key list accepted by an earlier run: STATE/sync/keys, keys.minisig and
+ * keys.signer (the public key that verified it then, which may since have left the
+ * lists). A damaged copy is warned about and ignored. */
+static void load_accepted(struct sync *s)
+{
+	char *body = NULL, *sig = NULL, *signer = NULL;
+	size_t len = 0, siglen = 0, slen = 0;
+	struct lb_mkey key;
+	struct keylist kl = {0};
+	int r = lb_read_file(s->syncfd, "keys", MAX_KEYLIST_SIZE, &body, &len);
+	if (r == -ENOENT) {
+		lb_err_clear();
+		return;
+	}
+	if (!r)
+		r = lb_read_file(s->syncfd, "keys.minisig", LB_MINISIGN_SIG_MAX, &sig, &siglen);
+	if (!r)
+		r = lb_read_file(s->syncfd, "keys.signer", LB_MINISIGN_KEYFILE_MAX, &signer, &slen);
+	if (!r)
+		r = lb_minisign_parse_pubkey(signer, slen, &key);
+	if (!r)
+		r = lb_minisign_verify(&key, 1, body, len, sig, siglen, NULL);
+	if (!r)
+		r = parse_keylist(body, len, &kl);
+	if (!r) {
+		s->have_list = true;
+		s->list_serial = kl.serial;
+		trust_list(s, &kl);
+	} else {
+		fprintf(stderr, "lifeboat: warning: %s/sync/keys: %s; ignored\n", s->ctx->state,
+		        lb_err_msg()[0] ? lb_err_msg() : lb_strerror(r));
+		lb_err_clear();
+	}
+	free(body);
+	free(sig);
+	free(signer);
+}
+
+/* Keep the accepted list for later runs, through fsop: the signer, the signature,
+ * then the list (a crash in between leaves a copy that does not verify: ignored). */
+static int persist_list(struct sync *s, const struct lb_mkey *signer, const char *body, size_t len,
+                        const char *sig, size_t siglen)
+{
+	char line[LB_MINISIGN_PUBKEY_TEXT];
+	size_t n = lb_minisign_format_pubkey(signer, 1, line);
+	int r = lb_replace_file(s->syncfd, "keys.signer", line, n, 0644);
+	if (!r)
+		r = lb_replace_file(s->syncfd, "keys.minisig", sig, siglen, 0644);
+	if (!r)
+		r = lb_replace_file(s->syncfd, "keys", body, len, 0644);
+	return r ? lb_errf(r, "%s/sync/keys: %s", s->ctx->state, strerror(-r)) : 0;
+}
+
+/* GET master/keys and keys.minisig; accept the list if a trusted key signed it, it
+ * has not expired and its serial is not lower than the one accepted last. -ENOENT
+ * (no message) when the master has no list. */
+static int fetch_keylist(struct sync *s)
+{
+	char *url = join(s->master, "keys"), *sigurl = NULL, *body = NULL, *sig = NULL;
+	size_t len = 0, siglen = 0;
+	int nm = 0, r = url && asprintf(&sigurl, "%s.minisig", url) >= 0 ? 0 : -ENOMEM;
+	if (!r)
+		r = lb_fetch_small(&s->f, url, MAX_KEYLIST_SIZE, NULL, &body, &len, NULL, &nm);
+	if (r == -ENOENT)
+		lb_err_clear(); /* no list on the master */
+	else if (!r)
+		r = lb_fetch_small(&s->f, sigurl, LB_MINISIGN_SIG_MAX, NULL, &sig, &siglen, NULL,
+		                   &nm);
+	if (r) {
+		free(body);
+		free(sigurl);
+		free(url);
+		return r;
+	}
+	struct keylist kl = {0};
+	r = lb_minisign_verify(s->keys, s->nkeys, body, len, sig, siglen, NULL);
+	if (!r)
+		r = parse_keylist(body, len, &kl);
+	if (!r && kl.expires < time(NULL)) {
+		char when[32];
+		struct tm tm;
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&kl.expires, &tm));
+		r = lb_errf(-LBE_STALE, "expired at %s; its keys are not trusted", when);
+	}
+	if (!r && s->have_list && kl.serial < s->list_serial)
+		r = lb_errf(-LBE_STALE,
+		            "serial %llu is older than the %llu accepted here: a replayed key "
+		            "list is refused",
+		            kl.serial, s->list_serial);
+	if (r)
+		r = lb_err_prefix(r, "%s", url);
+	/* the key that verified it: the one persisted with it */
+	size_t signer = 0;
+	while (!r && signer + 1 < s->nkeys &&
+	       lb_minisign_verify(&s->keys[signer], 1, body, len, sig, siglen, NULL))
+		signer++;
+	if (!r) {
+		lb_err_clear();
+		if (!s->have_list || kl.serial != s->list_serial)
+			r = persist_list(s, &s->keys[signer], body, len, sig, siglen);
+	}
+	if (!r) {
+		s->have_list = true;
+		s->list_serial = kl.serial;
+		trust_list(s, &kl);
+	}
+	free(body);
+	free(sig);
+	free(sigurl);
+	free(url);
+	return r;
+}
+
+/* Verify a signed file with the trusted keys. Signed by a key none of them has
+ * (and rotate): fetch the master's key list, once a run, and verify again. */
+static int verify(struct sync *s, const char *what, const char *body, size_t len, const char *sig,
+                  size_t siglen, bool rotate)
+{
+	char tc[LB_MINISIGN_TCOMMENT_MAX];
+	uint8_t id[8];
+	int r = lb_minisign_verify(s->keys, s->nkeys, body, len, sig, siglen, tc);
+	if (r == -LBE_SIGNATURE && rotate && !s->list_tried &&
+	    !lb_minisign_sig_keyid(sig, siglen, id) && !trusted_id(s, id)) {
+		s->list_tried = true;
+		int e = fetch_keylist(s);
+		if (e && e != -ENOENT)
+			return e;
+		/* again: with the list's keys, or for the message of the first failure */
+		r = lb_minisign_verify(s->keys, s->nkeys, body, len, sig, siglen, tc);
+	}
+	return r ? lb_err_prefix(r, "%s", what) : 0;
 }
 
 /* GET master/rel, conditionally, with its signature; keep the verified copy in
@@ -130,7 +338,7 @@ static int get_signed(struct sync *s, const char *rel, const char *name, char **
 		if (!r)
 			r = lb_read_file(s->syncfd, sig_name, LB_MINISIGN_SIG_MAX, &sig, &siglen);
 		if (!r)
-			r = verify(s, url, *body, *len, sig, siglen);
+			r = verify(s, url, *body, *len, sig, siglen, false);
 		*changed = false;
 		if (r) { /* a damaged local copy: fetch it again in full */
 			free(*body);
@@ -149,7 +357,7 @@ static int get_signed(struct sync *s, const char *rel, const char *name, char **
 			r = lb_fetch_small(&s->f, sigurl, LB_MINISIGN_SIG_MAX, NULL, &sig, &siglen,
 			                   NULL, &nm2);
 		if (!r)
-			r = verify(s, url, *body, *len, sig, siglen);
+			r = verify(s, url, *body, *len, sig, siglen, true);
 		if (!r)
 			r = lb_replace_file(s->syncfd, sig_name, sig, siglen, 0644);
 		if (!r)
@@ -204,13 +412,36 @@ static void cache_name(const struct lb_desired_pkg *p, char *out, size_t size)
 	snprintf(out, size, "%s_%s_%.16s.deb", p->name, colon ? colon + 1 : p->version, p->sha256);
 }
 
+/* One download's progress on a terminal: bar, bytes, rate, time left. */
+struct bar {
+	const char *name;
+	struct timespec start;
+	unsigned long long first; /* bytes already there (resumed) when it started */
+	bool started;
+};
+
 static void progress(void *arg, unsigned long long now, unsigned long long total)
 {
-	const char *name = arg;
-	int width = 30, fill = total ? (int)(now * (unsigned long long)width / total) : 0;
-	fprintf(stderr, "\r%-28.28s [%.*s%*s] %6.1f/%.1f MiB", name, fill,
-	        "##############################", width - fill, "", (double)now / 1048576.0,
-	        (double)total / 1048576.0);
+	struct bar *b = arg;
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (!b->started) {
+		b->start = t;
+		b->first = now;
+		b->started = true;
+	}
+	double secs =
+	    (double)(t.tv_sec - b->start.tv_sec) + (double)(t.tv_nsec - b->start.tv_nsec) / 1e9;
+	double rate = secs > 0.2 ? (double)(now - b->first) / secs : 0;
+	int width = 24, fill = total ? (int)(now * (unsigned long long)width / total) : 0;
+	char eta[32] = "--:--";
+	if (rate > 0 && total >= now) {
+		unsigned long left = (unsigned long)((double)(total - now) / rate);
+		snprintf(eta, sizeof eta, "%lu:%02lu", left / 60, left % 60);
+	}
+	fprintf(stderr, "\r%-24.24s [%.*s%*s] %6.1f/%.1f MiB %7.1f KiB/s ETA %s ", b->name, fill,
+	        "########################", width - fill, "", (double)now / 1048576.0,
+	        (double)total / 1048576.0, rate / 1024.0, eta);
 }
 
 static int download(struct sync *s, const struct lb_desired *d, const struct lb_db *db,
@@ -230,8 +461,9 @@ static int download(struct sync *s, const struct lb_desired *d, const struct lb_
 		char *url = join(s->master, rel);
 		if (!url)
 			return -ENOMEM;
+		struct bar b = {.name = p->name};
 		s->f.progress = bar ? progress : NULL;
-		s->f.progress_arg = p->name;
+		s->f.progress_arg = &b;
 		if (s->ctx->json) {
 			printf("{\"event\":\"download\",\"package\":\"%s\",\"version\":\"%s\","
 			       "\"bytes\":%llu}\n",
@@ -285,6 +517,7 @@ int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
 		return lb_errf(-LBE_USAGE,
 		               "sync: no device id and no group (--device-id, --group)");
 	int r = load_keys(&s, cfg->pubkeys);
+	s.npinned = s.nkeys;
 	if (!r)
 		r = lb_fetch_init(&s.f);
 	if (r)
@@ -300,6 +533,8 @@ int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
 	struct lb_db db = {0};
 	unsigned long long bytes = 0;
 	r = open_dir(ctx, "sync", &s.syncfd);
+	if (!r)
+		load_accepted(&s);
 	if (!r)
 		r = open_dir(ctx, "cache", &s.cachefd);
 	snprintf(s.cache, sizeof s.cache, "%s/cache", ctx->state);

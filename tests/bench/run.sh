@@ -8,6 +8,7 @@
 #   LIFEBOAT                   lifeboat binary (default build/lifeboat)
 #   BENCH_CACHE                pools (default build/bench-cache)
 #   BENCH_TMPDIR               where the install roots go (default build/bench-tmp)
+#   BENCH_LINK                 0: skip the link benchmark (link-bench.sh) run at the end
 set -eu
 umask 022
 export LC_ALL=C
@@ -144,4 +145,12 @@ for set in $sets; do
 done
 echo
 echo "bench: total $(($(date +%s) - start)) s; exit status $status"
+
+# --- link benchmark: sync on the wire, publish at scale (link-bench.sh) -------
+case " $tools " in *" lifeboat "*)
+	if [ "${BENCH_LINK:-1}" != 0 ]; then
+		echo
+		BENCH_CACHE=$cache "$here/link-bench.sh" || status=1
+	fi ;;
+esac
 exit $status

@@ -215,3 +215,82 @@ test_json_events() {
 	grep -q '"event":"download"' "$T/out" || fail "$(cat "$T/out")"
 	grep -q '"event":"synced"' "$T/out" || fail "$(cat "$T/out")"
 }
+
+# key rotation: the master moves from $T/key (old) to a new key; the device pins only the old
+rotate_key() { # rotate_key KEYLIST_SIGNER [keylist args...]: list old + new, publish with new
+	local signer=$1
+	shift
+	"$LIFEBOAT_MASTER" keygen "$T/new" >/dev/null
+	"$LIFEBOAT_MASTER" keylist --key "$signer" --out "$TREE" "$@" "$T/key.pub" "$T/new.pub" \
+		2>"$T/keylist.err" || fail "keylist: $(cat "$T/keylist.err")"
+	cp "$T/key" "$T/old"
+	cp "$T/key.pub" "$T/old.pub"
+	cp "$T/new" "$T/key"
+	cp "$T/new.pub" "$T/key.pub"
+	publish "Group: stable\nPackages: app (= 2.0)\n\nDevice: dev-1\nGroup: stable\n"
+}
+
+test_key_rotation_followed() {
+	sync_setup
+	lb sync 2>/dev/null
+	rotate_key "$T/key"
+	minisign -Vqm "$TREE/keys" -p "$T/old.pub" || fail "minisign cannot verify the key list"
+	grep -q "^ $(tail -n 1 "$T/new.pub")\$" "$TREE/keys" || fail "new key not listed: $(cat "$TREE/keys")"
+	minisign -Vqm "$TREE/groups/stable/state" -p "$T/new.pub" || fail "state not signed by the new key"
+	lb sync 2>"$T/err" || fail "sync: $(cat "$T/err")"
+	assert_list "app 2.0 libfoo 2.0"
+	# the accepted list persists: later runs trust the new key without the master's list
+	[ -f "$ROOT/var/lib/lifeboat/sync/keys" ] || fail "key list not kept"
+	rm "$TREE/keys" "$TREE/keys.minisig"
+	publish "Group: stable\nPackages: app (= 1.0), libfoo (= 1.0)\n\nDevice: dev-1\nGroup: stable\n"
+	lb sync 2>"$T/err" || fail "second sync: $(cat "$T/err")"
+	assert_list "app 1.0 libfoo 1.0"
+}
+
+test_key_list_by_unknown_key_refused() {
+	sync_setup
+	lb sync 2>/dev/null
+	"$LIFEBOAT_MASTER" keygen "$T/rogue" >/dev/null
+	rotate_key "$T/rogue"
+	refused_sync 5 "/keys: signature: made by unknown key"
+	assert_list "app 1.0 extra 1.0 libfoo 2.0"
+	[ ! -e "$ROOT/var/lib/lifeboat/sync/keys" ] || fail "a refused key list was kept"
+}
+
+test_expired_key_list_not_trusted() {
+	sync_setup
+	rotate_key "$T/key" --expires 1
+	# two days later the list has expired; the states (30 days) have not
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 \
+		expect_fail 4 "keys: expired" faketime -f '+2d' "$LIFEBOAT" --root "$ROOT" sync
+	assert_list ""
+	# accepted while valid, the kept list stops making its keys trusted when it expires
+	lb sync 2>"$T/err" || fail "sync: $(cat "$T/err")"
+	assert_list "app 2.0 libfoo 2.0"
+	rm "$TREE/keys" "$TREE/keys.minisig"
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:verify_asan_link_order=0 \
+		expect_fail 5 "unknown key" faketime -f '+2d' "$LIFEBOAT" --root "$ROOT" sync
+}
+
+test_replayed_older_key_list_refused() {
+	sync_setup
+	rotate_key "$T/key"
+	cp "$TREE/keys" "$TREE/keys.minisig" "$T/"
+	lb sync 2>/dev/null
+	# a newer list (signed by the old key, still pinned) adds a third key, then the
+	# master moves to it; the device accepts that list
+	"$LIFEBOAT_MASTER" keygen "$T/third" >/dev/null
+	"$LIFEBOAT_MASTER" keylist --key "$T/old" --out "$TREE" "$T/old.pub" "$T/new.pub" \
+		"$T/third.pub" 2>/dev/null
+	cp "$T/third" "$T/key"
+	publish "Group: stable\nPackages: app (= 1.0)\n\nDevice: dev-1\nGroup: stable\n"
+	lb sync 2>"$T/err" || fail "sync: $(cat "$T/err")"
+	assert_list "app 1.0 libfoo 2.0"
+	# the older list served again, with states by a key it does not list
+	cp "$T/keys" "$T/keys.minisig" "$TREE/"
+	"$LIFEBOAT_MASTER" keygen "$T/fourth" >/dev/null
+	cp "$T/fourth" "$T/key"
+	publish "Group: stable\nPackages: app (= 2.0)\n\nDevice: dev-1\nGroup: stable\n"
+	refused_sync 4 "keys: serial .* a replayed key list is refused"
+	assert_list "app 1.0 libfoo 2.0"
+}

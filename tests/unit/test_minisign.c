@@ -207,6 +207,10 @@ static void test_vectors(void **state)
 	                                    strlen(VEC_LEGACY_SIG), tc),
 	                 0);
 	assert_string_equal(tc, "tc here");
+	uint8_t sigid[8];
+	assert_int_equal(lb_minisign_sig_keyid(VEC_SIG, strlen(VEC_SIG), sigid), 0);
+	assert_memory_equal(sigid, pub.id, 8);
+	expect_err(lb_minisign_sig_keyid("x\n", 2, sigid), -LBE_SIGNATURE, "signature: malformed");
 	expect_err(
 	    lb_minisign_verify(&pub, 1, "hello", 5, VEC_LEGACY_SIG, strlen(VEC_LEGACY_SIG), tc),
 	    -LBE_SIGNATURE, "signature: does not verify with key 8360C47326BF2271");
