@@ -11,7 +11,7 @@ CPPFLAGS += -D_GNU_SOURCE -Ilib -Irescue-agent
 # libarchive, the decompressors and libsodium are linked statically: Debian's shared
 # libarchive drags in libxml2, ICU, nettle and more that lifeboat never uses
 # (5 MiB of resident memory at start, and far too much for the rescue initramfs).
-LIBS := -Wl,-Bstatic -larchive -lz -llzma -lzstd -lbz2 -llz4 -lsodium -Wl,-Bdynamic -lcurl -lpthread
+LIBS := -Wl,-Bstatic -larchive -lz -llzma -lzstd -lbz2 -llz4 -lsodium -Wl,-Bdynamic -ldl -lpthread
 
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all

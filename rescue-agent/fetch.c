@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
+#include "curl_dl.h"
 #include "fsop.h"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -70,6 +70,9 @@ int lb_fetch_init(struct lb_fetch *f)
 	f->low_speed_limit = 1;
 	f->low_speed_time = 60;
 	f->user_agent = "lifeboat";
+	int r = lb_curl_load();
+	if (r)
+		return r;
 	if (pthread_once(&global_once, global_init) != 0 || global_rc != CURLE_OK)
 		return lb_errf(-ENOMEM, "libcurl: %s", curl_easy_strerror(global_rc));
 	if (sodium_init() < 0)
