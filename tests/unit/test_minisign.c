@@ -55,39 +55,8 @@ static const char VEC_ENC_SEC[] =
 
 /* ---- fixture: a temporary directory per test ---- */
 
-struct tdir {
-	char path[64];
-	int fd;
-};
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path) < 0 ? -1 : 0;
-}
-
-static int setup(void **state)
-{
-	struct tdir *t = calloc(1, sizeof *t);
-	if (!t)
-		return -1;
-	snprintf(t->path, sizeof t->path, "/tmp/lb-test-minisign.XXXXXX");
-	if (!mkdtemp(t->path) || (t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		free(t);
-		return -1;
-	}
-	umask(022);
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tdir *t = *state;
-	close(t->fd);
-	int r = nftw(t->path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(t);
-	return r;
-}
+#define TDIR_NAME "minisign"
+#include "tdir.h"
 
 static void put(const struct tdir *t, const char *name, const void *data, size_t len)
 {
@@ -850,7 +819,10 @@ static void test_minisign_uses_our_seckey(void **state)
 	/* minisign recreates the same public key from our secret key */
 	assert_int_equal(run(t, "minisign -R -s ours -p re.pub"), 0);
 	char *a = get(t, "re.pub", &len), *b = get(t, "ours.pub", &len);
-	assert_string_equal(a, b);
+	/* the key line; minisign's comment line drops a leading zero of the key id */
+	assert_non_null(strchr(a, '\n'));
+	assert_non_null(strchr(b, '\n'));
+	assert_string_equal(strchr(a, '\n'), strchr(b, '\n'));
 	free(a);
 	free(b);
 }

@@ -25,40 +25,8 @@
 #define H2   "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
 #define DEB  "aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbccccccccccccccccdddddddddddddddd"
 
-struct tdir {
-	char path[64];
-	int fd;
-};
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path) < 0 ? -1 : 0;
-}
-
-/* Each test runs in its own directory, removed by the teardown even when the
- * test fails. */
-static int setup(void **state)
-{
-	struct tdir *t = calloc(1, sizeof *t);
-	if (!t)
-		return -1;
-	snprintf(t->path, sizeof t->path, "/tmp/lb-test-pkgdb.XXXXXX");
-	if (!mkdtemp(t->path) || (t->fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tdir *t = *state;
-	close(t->fd);
-	int r = nftw(t->path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(t);
-	return r;
-}
+#define TDIR_NAME "pkgdb"
+#include "tdir.h"
 
 static void put(int dirfd, const char *name, const char *s)
 {
