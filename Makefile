@@ -32,7 +32,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 
-.PHONY: all deps test unit integration replay sanitize crashsweep fuzz bench demo clean lint format
+.PHONY: all deps test unit integration replay sanitize crashsweep fuzz bench demo clean lint format initramfs
 
 all: deps $(BUILD)/lifeboat $(BUILD)/lifeboat-master
 
@@ -86,6 +86,19 @@ demo: deps $(BUILD)/lifeboat
 
 lint:
 	@scripts/lint.sh
+
+# The rescue system: Debian's kernel, BusyBox, kexec-tools, e2fsprogs, mtd-utils
+# (scripts/fetch-debs.sh unpacks them into build/sysroot), lifeboat and its libraries,
+# packed by scripts/build-initramfs.sh. PUBKEY=FILE pins the master's key in it.
+SYSROOT ?= build/sysroot
+initramfs: deps $(BUILD)/initramfs.cpio.xz
+
+$(SYSROOT)/KVER:
+	@scripts/fetch-debs.sh
+
+$(BUILD)/initramfs.cpio.xz: $(BUILD)/lifeboat $(SYSROOT)/KVER scripts/build-initramfs.sh \
+		initramfs/init initramfs/modules.txt $(PUBKEY)
+	@SYSROOT=$(SYSROOT) BUILD=$(BUILD) PUBKEY=$(PUBKEY) scripts/build-initramfs.sh
 
 clean:
 	rm -rf build

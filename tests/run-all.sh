@@ -2,7 +2,9 @@
 # `make test`: the whole suite. Builds the normal, fault-injection and
 # ASan/UBSan variants, then runs: cmocka unit tests, version ordering against
 # dpkg, fuzz-corpus replay, integration tests on throwaway roots, the
-# crash-point sweep; and unit + replay + integration again under ASan/UBSan.
+# crash-point sweep; the rescue kernel config check against Debian's kernel and
+# a QEMU boot of the rescue initramfs;
+# and unit + replay + integration again under ASan/UBSan.
 # The last line counts every test: "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -84,6 +86,34 @@ build build/fi FI=1 && {
 	count crashsweep "$(sed 's/.*: \([0-9]*\) passed.*/\1/' <<<"$line")" \
 		"$(sed 's/.* \([0-9]*\) failed.*/\1/' <<<"$line")"
 }
+# The rescue kernel's requirements against Debian's kernel (downloads it once
+# into build/debs, unpacks build/sysroot; see scripts/fetch-debs.sh).
+if scripts/fetch-debs.sh >/tmp/lifeboat-fetch.log 2>&1; then
+	out=$(tests/kernel-config/test.sh 2>&1)
+	echo "$out" | grep -A20 '^FAILED' | head -40
+	echo "$out" | tail -3
+	line=$(tail -1 <<<"$out")
+	if [[ $line =~ ^kernel-config:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		count kernel-config "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+	else
+		echo "kernel-config: no summary line"
+		count kernel-config 0 1
+	fi
+	# the rescue initramfs, built from it, boots in QEMU (TCG) and runs lifeboat
+	out=$(SYSROOT=build/sysroot tests/vm/smoke.sh 2>&1)
+	echo "$out" | grep -E '^(ok|not ok|FAIL|boot time|build-initramfs:)' | tail -12
+	line=$(tail -1 <<<"$out")
+	if [[ $line =~ ^vm:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		count vm "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+	else
+		echo "$out" | tail -20
+		count vm 0 1
+	fi
+else
+	tail -20 /tmp/lifeboat-fetch.log
+	echo "kernel-config: scripts/fetch-debs.sh failed (log: /tmp/lifeboat-fetch.log)"
+	count kernel-config 0 1
+fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 build build/asan SAN=1 && {
 	unit build/asan
