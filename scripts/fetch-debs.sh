@@ -37,7 +37,8 @@
 # `apt-get update` runs only when a package is unknown to apt or its download
 # fails (a stale index). Any failure stops the script with a message naming
 # what failed and a non-zero exit.
-set -euo pipefail
+set -eEuo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 DEBS=$ROOT/build/debs
@@ -49,7 +50,7 @@ die() {
 	echo "fetch-debs: $*" >&2
 	exit 1
 }
-trap 'echo "fetch-debs: failed (line $LINENO: $BASH_COMMAND)" >&2' ERR
+trap '[ "$BASHPID" != "$$" ] || echo "fetch-debs: failed (line $LINENO: $BASH_COMMAND)" >&2' ERR
 
 [ "$(id -u)" = 0 ] || die "must run as root (apt-get download, apt-get update)"
 for t in apt-get apt-cache dpkg-deb dpkg readelf depmod flock; do
@@ -59,32 +60,39 @@ mkdir -p "$DEBS"
 exec 9>"$ROOT/build/.fetch-debs.lock"
 flock 9
 
-updated=0
+# Temporary state; a file, not a variable, since the helpers below run in
+# command substitutions (subshells).
+TMPD=$(mktemp -d)
+trap 'rm -rf "$TMPD"' EXIT
+FETCHED=$TMPD/fetched
+touch "$FETCHED"
+
+# apt_update: run apt-get update, at most once per run. Fails when it already ran.
 apt_update() {
-	[ "$updated" = 0 ] || return 1
+	[ ! -e "$TMPD/updated" ] || return 1
+	touch "$TMPD/updated"
 	echo "fetch-debs: apt-get update" >&2
 	apt-get update -qq || die "apt-get update failed"
-	updated=1
 }
 
 # deb_file NAME: the file name apt-get download gives NAME's candidate
 # (NAME_VERSION_ARCH.deb, an epoch's colon written %3a).
+candidate_file() {
+	{ apt-cache show --no-all-versions "$1" 2>/dev/null || true; } | awk -F': ' '
+		/^Package:/ { p = $2 } /^Version:/ { v = $2 } /^Architecture:/ { a = $2 }
+		/^$/ { exit } END { if (p != "") { gsub(":", "%3a", v); print p "_" v "_" a ".deb" } }'
+}
 deb_file() {
 	local f
-	f=$(apt-cache show --no-all-versions "$1" 2>/dev/null | awk -F': ' '
-		/^Package:/ { p = $2 } /^Version:/ { v = $2 } /^Architecture:/ { a = $2 }
-		/^$/ { exit } END { if (p != "") { gsub(":", "%3a", v); print p "_" v "_" a ".deb" } }')
-	if [ -z "$f" ]; then
-		apt_update || true
-		f=$(deb_file "$1")
+	f=$(candidate_file "$1")
+	if [ -z "$f" ] && apt_update; then
+		f=$(candidate_file "$1")
 	fi
 	[ -n "$f" ] || die "package $1 is unknown to apt (even after apt-get update)"
 	echo "$f"
 }
 
 # fetch NAME: make sure NAME's candidate .deb is in build/debs; print its path.
-FETCHED=$(mktemp)
-trap 'rm -f "$FETCHED"' EXIT
 fetch() {
 	local name=$1 file
 	file=$(deb_file "$name")
@@ -106,10 +114,11 @@ fetch() {
 # The kernel: what linux-image-amd64 depends on now.
 kernel_pkg() {
 	local k
-	k=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
-	if [ -z "$k" ]; then
-		apt_update || true
-		k=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
+	k=$({ apt-cache depends linux-image-amd64 2>/dev/null || true; } |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
+	if [ -z "$k" ] && apt_update; then
+		k=$({ apt-cache depends linux-image-amd64 2>/dev/null || true; } |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -1)
 	fi
 	[ -n "$k" ] || die "cannot resolve linux-image-amd64 to a kernel package"
 	echo "$k"
@@ -190,10 +199,10 @@ have_soname() { # SONAME SEARCH-DIRS
 # resembling the soname first in each level), each candidate checked by
 # listing its .deb.
 deps_of() {
-	apt-cache depends "$1" 2>/dev/null | sed -n 's/^ *|\{0,1\}\(Pre\)\{0,1\}Depends: \([^<][^ ]*\)$/\2/p' | sort -u
+	{ apt-cache depends "$1" 2>/dev/null || true; } | sed -n 's/^ *|\{0,1\}\(Pre\)\{0,1\}Depends: \([^<][^ ]*\)$/\2/p' | sort -u
 }
 soname_pkg() {
-	local so=$1 stem c deb level next seen=" $2 "
+	local so=$1 stem c deb list level next seen=" $2 "
 	c=$(dpkg -S "*/$so" 2>/dev/null | grep -E ": (/usr)?/lib(/x86_64-linux-gnu|64)?/$so\$" |
 		sed 's/[:,].*//' | head -1) || true
 	if [ -n "$c" ] && apt-cache show --no-all-versions "$c" >/dev/null 2>&1; then
@@ -205,13 +214,14 @@ soname_pkg() {
 	level=$(deps_of "$2")
 	while [ -n "$level" ]; do
 		next=""
-		for c in $(grep -iF -- "$stem" <<<"$level"; grep -viF -- "$stem" <<<"$level" | grep -E '^(lib|zlib)';
-			grep -viF -- "$stem" <<<"$level" | grep -vE '^(lib|zlib)'); do
+		# Names containing the soname's stem first, then lib*, then the rest.
+		for c in $(awk -v s="$stem" 'NF { print (index(tolower($0), tolower(s)) ? 0 : /^(lib|zlib)/ ? 1 : 2), $0 }' \
+			<<<"$level" | sort -k1,1n -k2 | cut -d' ' -f2); do
 			case $seen in *" $c "*) continue ;; esac
 			seen="$seen$c "
 			deb=$(fetch "$c")
-			if dpkg-deb -c "$deb" | sed 's/ -> .*//' | awk '{print $NF}' |
-				grep -qE "/lib(/x86_64-linux-gnu|64)?/$so\$"; then
+			list=$(dpkg-deb -c "$deb") || die "dpkg-deb -c $deb failed"
+			if grep -qE "/lib(/x86_64-linux-gnu|64)?/${so//./\\.}( -> .*)?\$" <<<"$list"; then
 				echo "$c"
 				return 0
 			fi
