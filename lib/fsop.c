@@ -263,6 +263,16 @@ int lb_mkdir(int dirfd, const char *name, mode_t mode)
 	return mkdirat(dirfd, name, mode) < 0 ? neg_errno() : 0;
 }
 
+int lb_ensure_dir(int dirfd, const char *name, mode_t mode)
+{
+	int r = lb_mkdir(dirfd, name, mode);
+	struct stat st;
+	if (r == -EEXIST && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode))
+		r = 0;
+	return r;
+}
+
 int lb_symlink(const char *target, int dirfd, const char *name)
 {
 	fi_point();
@@ -342,11 +352,8 @@ int lb_replace_file(int dirfd, const char *name, const void *buf, size_t len, mo
 	return lb_replace_finish(dirfd, name, fd, lb_write_all(fd, buf, len));
 }
 
-int lb_read_file(int dirfd, const char *name, size_t max, char **bufp, size_t *lenp)
+int lb_read_fd(int fd, size_t max, char **bufp, size_t *lenp)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return neg_errno();
 	/* read up to max + 1 bytes: one more than allowed tells a file that is too big */
 	size_t cap = max < 4096 ? max + 1 : 4096, len = 0;
 	char *buf = malloc(cap + 1);
@@ -380,7 +387,6 @@ int lb_read_file(int dirfd, const char *name, size_t max, char **bufp, size_t *l
 			break;
 		len += (size_t)n;
 	}
-	close(fd);
 	if (!r && len > max)
 		r = -EFBIG;
 	if (r) {
@@ -392,4 +398,14 @@ int lb_read_file(int dirfd, const char *name, size_t max, char **bufp, size_t *l
 	if (lenp)
 		*lenp = len;
 	return 0;
+}
+
+int lb_read_file(int dirfd, const char *name, size_t max, char **bufp, size_t *lenp)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return neg_errno();
+	int r = lb_read_fd(fd, max, bufp, lenp);
+	close(fd);
+	return r;
 }

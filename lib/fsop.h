@@ -29,6 +29,8 @@ int lb_rename(int olddirfd, const char *oldname, int newdirfd, const char *newna
 int lb_unlink(int dirfd, const char *name) LB_MUST;             /* ENOENT is success */
 int lb_rmdir(int dirfd, const char *name) LB_MUST;              /* ENOENT is success */
 int lb_mkdir(int dirfd, const char *name, mode_t mode) LB_MUST; /* EEXIST is an error */
+/* A directory that may exist already (lifeboat's own state subdirectories). */
+int lb_ensure_dir(int dirfd, const char *name, mode_t mode) LB_MUST;
 int lb_symlink(const char *target, int dirfd, const char *name) LB_MUST;
 int lb_link(int olddirfd, const char *oldname, int newdirfd, const char *newname) LB_MUST;
 int lb_mknod(int dirfd, const char *name, mode_t mode, dev_t dev) LB_MUST;
@@ -48,7 +50,9 @@ int lb_replace_file(int dirfd, const char *name, const void *buf, size_t len, mo
 int lb_replace_open(int dirfd, const char *name, mode_t mode) LB_MUST;
 int lb_replace_finish(int dirfd, const char *name, int fd, int err) LB_MUST;
 
-/* Read a whole small file (<= max bytes) into a NUL-terminated malloc'd buffer. */
+/* Read a whole small file (<= max bytes) into a NUL-terminated malloc'd buffer;
+ * -EFBIG when it is larger. lb_read_fd reads the rest of an open file the same way. */
+int lb_read_fd(int fd, size_t max, char **buf, size_t *len) LB_MUST;
 int lb_read_file(int dirfd, const char *name, size_t max, char **buf, size_t *len) LB_MUST;
 
 /* Fault injection (no-ops unless built with LB_FAULT_INJECTION):

@@ -543,49 +543,17 @@ int lb_minisign_sig_keyid(const char *sigtext, size_t siglen, uint8_t id[8])
 /* The rest of fd into memory, at most max bytes. */
 static int slurp(int fd, size_t max, uint8_t **bufp, size_t *lenp)
 {
-	size_t cap = HASH_CHUNK, len = 0;
-	uint8_t *buf = malloc(cap);
-	int r = 0;
-	for (;;) {
-		if (!buf) {
-			r = -ENOMEM;
-			break;
-		}
-		if (len == cap) {
-			if (cap >= max + 1) {
-				r = lb_errf(
-				    -LBE_SIGNATURE,
-				    "signature: legacy (non-prehashed) signature over a file "
-				    "larger than %zu MiB",
-				    max >> 20);
-				break;
-			}
-			cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-			uint8_t *nb = realloc(buf, cap);
-			if (!nb) {
-				r = -ENOMEM;
-				break;
-			}
-			buf = nb;
-		}
-		ssize_t n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			r = lb_errf(r, "reading the signed file: %s", lb_strerror(r));
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (r) {
-		free(buf);
-		return r;
-	}
-	*bufp = buf;
-	*lenp = len;
+	char *buf;
+	int r = lb_read_fd(fd, max, &buf, lenp);
+	if (r == -EFBIG)
+		return lb_errf(
+		    -LBE_SIGNATURE,
+		    "signature: legacy (non-prehashed) signature over a file larger than "
+		    "%zu MiB",
+		    max >> 20);
+	if (r)
+		return lb_errf(r, "reading the signed file: %s", lb_strerror(r));
+	*bufp = (uint8_t *)buf;
 	return 0;
 }
 
@@ -593,7 +561,7 @@ int lb_minisign_verify_fd(const struct lb_mkey *keys, size_t nkeys, int fd, cons
                           size_t siglen, char trusted_comment_out[LB_MINISIGN_TCOMMENT_MAX])
 {
 	struct psig ps;
-	uint8_t hash[64], *msg;
+	uint8_t hash[64], *msg = NULL;
 	size_t len;
 	if (trusted_comment_out)
 		trusted_comment_out[0] = 0;

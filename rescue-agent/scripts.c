@@ -26,8 +26,9 @@ int lb_script_store(struct lb_ctx *ctx, const char *content, size_t len, char id
 	sodium_bin2hex(hex, sizeof hex, d, sizeof d);
 	memcpy(id, hex, LB_SCRIPT_ID_LEN);
 	id[LB_SCRIPT_ID_LEN] = 0;
-	if (mkdirat(ctx->statefd, SCRIPT_DIR, 0755) < 0 && errno != EEXIST)
-		return lb_errf(-errno, "%s/%s: %s", ctx->state, SCRIPT_DIR, strerror(errno));
+	int r = lb_ensure_dir(ctx->statefd, SCRIPT_DIR, 0755);
+	if (r)
+		return lb_errf(r, "%s/%s: %s", ctx->state, SCRIPT_DIR, strerror(-r));
 	snprintf(name, sizeof name, SCRIPT_DIR "/%s", id);
 	struct stat st;
 	if (fstatat(ctx->statefd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (size_t)st.st_size == len)
@@ -37,7 +38,7 @@ int lb_script_store(struct lb_ctx *ctx, const char *content, size_t len, char id
 	int fd = lb_create_unsafe(ctx->statefd, name, 0755, 1);
 	if (fd < 0)
 		return lb_errf(fd, "%s/%s: %s", ctx->state, name, strerror(-fd));
-	int r = lb_write_all(fd, content, len);
+	r = lb_write_all(fd, content, len);
 	close(fd);
 	return r;
 }

@@ -70,8 +70,9 @@ static int load_keys(struct sync *s, const char *spec)
 
 static int open_dir(struct lb_ctx *ctx, const char *name, int *fd)
 {
-	if (mkdirat(ctx->statefd, name, 0755) < 0 && errno != EEXIST)
-		return lb_errf(-errno, "%s/%s: %s", ctx->state, name, strerror(errno));
+	int r = lb_ensure_dir(ctx->statefd, name, 0755);
+	if (r)
+		return lb_errf(r, "%s/%s: %s", ctx->state, name, strerror(-r));
 	*fd = openat(ctx->statefd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	return *fd < 0 ? lb_errf(-errno, "%s/%s: %s", ctx->state, name, strerror(errno)) : 0;
 }

@@ -252,11 +252,10 @@ static int for_each_rec(struct lb_ctx *ctx, const struct lb_journal *j, const ch
 static int undo_one(int dfd, const char *base, char kind)
 {
 	char tmp[512];
-	if (kind == 'D')
-		return unlinkat(dfd, base, AT_REMOVEDIR) < 0 && errno != ENOENT &&
-		               errno != ENOTEMPTY && errno != EEXIST
-		           ? -errno
-		           : 0;
+	if (kind == 'D') { /* a directory someone else filled since stays */
+		int r = lb_rmdir(dfd, base);
+		return r == -ENOTEMPTY || r == -EEXIST ? 0 : r;
+	}
 	int r = tmp_name(base, TMP_SUFFIX, tmp, sizeof tmp);
 	return r ? r : lb_unlink(dfd, tmp);
 }
