@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* The boot state's rules: count, classify, decide (docs/boot.md). Pure functions;
+ * the backends keep the state. */
+#include "bootstate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void lb_bootstate_init(struct lb_bootstate *bs)
+{
+	memset(bs, 0, sizeof *bs);
+	strcpy(bs->slot, "a");
+}
+
+bool lb_bootstate_equal(const struct lb_bootstate *a, const struct lb_bootstate *b)
+{
+	return !strcmp(a->slot, b->slot) && !strcmp(a->good_slot, b->good_slot) &&
+	       a->attempts == b->attempts && a->failures == b->failures &&
+	       !strcmp(a->rescue, b->rescue) && a->bad_serial == b->bad_serial &&
+	       !strcmp(a->evidence, b->evidence);
+}
+
+bool lb_boot_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= LB_BOOT_NAME_MAX)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static unsigned inc(unsigned n)
+{
+	return n < LB_BOOT_COUNT_MAX ? n + 1 : n;
+}
+
+enum lb_boot_prev lb_boot_count(struct lb_bootstate *bs, const struct lb_boot_evidence *ev)
+{
+	unsigned flags = ev->flags;
+	if (ev->id[0]) {
+		if (!strcmp(ev->id, bs->evidence))
+			flags &= ~(unsigned)LB_EV_PSTORE; /* counted by an interrupted count */
+		snprintf(bs->evidence, sizeof bs->evidence, "%s", ev->id);
+	}
+	enum lb_boot_prev prev = LB_PREV_GOOD;
+	if (bs->attempts > 0) {
+		prev = flags ? LB_PREV_FAILED : LB_PREV_RESET;
+		if (flags)
+			bs->failures = inc(bs->failures);
+	}
+	bs->attempts = inc(bs->attempts);
+	return prev;
+}
+
+enum lb_boot_decision lb_boot_decide(const struct lb_bootstate *bs,
+                                     const struct lb_boot_limits *lim)
+{
+	if (!strcmp(bs->rescue, "rebuild"))
+		return LB_RESCUE_REBUILD;
+	if (bs->rescue[0]) /* "requested", or a reason this lifeboat does not know */
+		return LB_RESCUE_REQUESTED;
+	if (bs->failures >= lim->max_failures)
+		return LB_RESCUE_FAILURES;
+	if (bs->attempts > lim->max_attempts)
+		return LB_RESCUE_ATTEMPTS;
+	return LB_BOOT_SLOT;
+}
+
+const char *lb_boot_reason(enum lb_boot_decision d)
+{
+	switch (d) {
+	case LB_RESCUE_REQUESTED: return "requested";
+	case LB_RESCUE_REBUILD: return "rebuild";
+	case LB_RESCUE_FAILURES: return "failures";
+	case LB_RESCUE_ATTEMPTS: return "attempts";
+	case LB_BOOT_SLOT: break;
+	}
+	return NULL;
+}
+
+void lb_boot_mark_good(struct lb_bootstate *bs)
+{
+	bs->attempts = 0;
+	bs->failures = 0;
+	memcpy(bs->good_slot, bs->slot, sizeof bs->good_slot);
+}
+
+void lb_boot_reset(struct lb_bootstate *bs, const char *slot)
+{
+	bs->attempts = 0;
+	bs->failures = 0;
+	bs->rescue[0] = 0;
+	bs->good_slot[0] = 0; /* the rebuilt slot has yet to prove itself */
+	if (slot)
+		snprintf(bs->slot, sizeof bs->slot, "%s", slot);
+}
+
+int lb_bootstore_load(struct lb_bootstore *s, struct lb_bootstate *bs)
+{
+	lb_bootstate_init(bs);
+	return s->ops->load(s, bs);
+}
+
+int lb_bootstore_commit(struct lb_bootstore *s, const struct lb_bootstate *old,
+                        const struct lb_bootstate *neu)
+{
+	if (lb_bootstate_equal(old, neu))
+		return 0;
+	return s->ops->save(s, neu);
+}
+
+void lb_bootstore_close(struct lb_bootstore *s)
+{
+	if (s->ops && s->ops->close)
+		s->ops->close(s);
+}
