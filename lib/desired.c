@@ -170,6 +170,79 @@ static int parse_sha(struct lb_desired *d, const char *v)
 	return 0;
 }
 
+#define IMAGE_MAX_SIZE (1ULL << 62) /* fits an off_t and UBI's int64 update size */
+
+bool lb_image_version_valid(const char *v)
+{
+	size_t n = strlen(v);
+	return n && n <= 128 &&
+	       strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.+~:_-") ==
+	           n;
+}
+
+/* A relative path that stays in the tree: components of [A-Za-z0-9._+-], none
+ * empty, "." or "..". */
+static bool image_path_valid(const char *v)
+{
+	size_t n = strlen(v);
+	if (!n || n > 255 ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-/") != n)
+		return false;
+	for (const char *c = v; *c;) {
+		size_t len = strcspn(c, "/");
+		if (!len || (len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		c += len;
+		if (*c == '/' && !*++c)
+			return false; /* a trailing '/' */
+	}
+	return true;
+}
+
+static int image_size(const char *field, const char *v, unsigned long long *out)
+{
+	if (parse_uint(v, IMAGE_MAX_SIZE, out) < 0 || !*out)
+		return lb_errf(-LBE_FORMAT, "field '%s': bad value", field);
+	return 0;
+}
+
+/* Image-Version, Image, Image-Size, Image-SHA256, Image-Compressed-Size: all or none. */
+static int parse_image(struct lb_desired *d, const struct lb_para *p)
+{
+	static const char *const names[] = {"Image-Version", "Image", "Image-Size", "Image-SHA256",
+	                                    "Image-Compressed-Size"};
+	const char *v[5];
+	size_t have = 0;
+	for (size_t i = 0; i < 5; i++)
+		have += (v[i] = lb_para_get(p, names[i])) != NULL;
+	if (!have)
+		return 0;
+	for (size_t i = 0; i < 5; i++)
+		if (!v[i])
+			return lb_errf(-LBE_FORMAT,
+			               "missing field '%s' (the Image fields go together)",
+			               names[i]);
+	struct lb_desired_image *im = &d->image;
+	if (!lb_image_version_valid(v[0]))
+		return lb_errf(-LBE_FORMAT, "field 'Image-Version': bad value");
+	if (!image_path_valid(v[1]))
+		return lb_errf(-LBE_FORMAT, "field 'Image': bad path");
+	int r = image_size(names[2], v[2], &im->size);
+	if (!r)
+		r = image_size(names[4], v[4], &im->compressed_size);
+	if (r)
+		return r;
+	if (strlen(v[3]) != 64 || strspn(v[3], "0123456789abcdefABCDEF") != 64)
+		return lb_errf(-LBE_FORMAT, "field 'Image-SHA256': bad hash");
+	for (size_t i = 0; i < 64; i++)
+		im->sha256[i] = (char)(v[3][i] >= 'A' && v[3][i] <= 'F' ? v[3][i] + 32 : v[3][i]);
+	im->sha256[64] = 0;
+	if (!(im->version = strdup(v[0])) || !(im->path = strdup(v[1])))
+		return lb_errf(-ENOMEM, "out of memory");
+	im->present = true;
+	return 0;
+}
+
 static int parse_para(struct lb_desired *d, const struct lb_para *p)
 {
 	unsigned long long n;
@@ -197,7 +270,9 @@ static int parse_para(struct lb_desired *d, const struct lb_para *p)
 	if (r < 0)
 		return r;
 	v = lb_para_get(p, "SHA256");
-	return v ? parse_sha(d, v) : 0;
+	if (v && (r = parse_sha(d, v)) < 0)
+		return r;
+	return parse_image(d, p);
 }
 
 int lb_desired_parse(const char *buf, size_t len, struct lb_desired *d)
@@ -261,6 +336,8 @@ void lb_desired_free(struct lb_desired *d)
 		free(d->pkgs[i].version);
 	}
 	free(d->pkgs);
+	free(d->image.version);
+	free(d->image.path);
 	lb_doc_free(&d->doc);
 	memset(d, 0, sizeof *d);
 }

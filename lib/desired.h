@@ -6,11 +6,17 @@
  *   Packages: base (= 1.0-1), app (= 2.3)
  *   SHA256:                         (optional; sha256 and size of each .deb)
  *    <sha256-hex> <size> <name>_<version>
+ *   Image-Version: 2025.06          (optional, all five or none: the OS image)
+ *   Image: images/<sha256>.img.zst  (its path in the master's tree)
+ *   Image-Size: 268435456           (uncompressed bytes)
+ *   Image-SHA256: <sha256-hex>      (of the uncompressed image)
+ *   Image-Compressed-Size: 73400320 (the most bytes a download of Image may bring)
  *
- * Further fields are kept in para for later users (expiry, group, OS image). */
+ * Further fields are kept in doc for later users (expiry, group). */
 #ifndef LB_DESIRED_H
 #define LB_DESIRED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "deb822.h"
@@ -26,18 +32,31 @@ struct lb_desired_pkg {
 	unsigned long long size; /* 0 if not given */
 };
 
+/* The OS image of the state (docs/formats.md); present is false without one. */
+struct lb_desired_image {
+	bool present;
+	char *version;
+	char *path; /* relative to the tree: [A-Za-z0-9._+-] components, no "..", no "/" first */
+	unsigned long long size, compressed_size; /* both > 0 */
+	char sha256[65];                          /* lowercase hex */
+};
+
 struct lb_desired {
 	unsigned format;
 	unsigned long long serial;
 	struct lb_desired_pkg *pkgs; /* sorted by name; names unique */
 	size_t n;
+	struct lb_desired_image image;
 	struct lb_doc doc; /* the parsed document, for other fields */
 };
 
 /* Parse; errors: -LBE_FORMAT (missing Serial, a package without "(= version)",
- * duplicate package, bad hash line), -LBE_FORMAT_VER (Format newer than known). */
+ * duplicate package, bad hash line, a bad or incomplete set of Image fields),
+ * -LBE_FORMAT_VER (Format newer than known). */
 int lb_desired_parse(const char *buf, size_t len, struct lb_desired *d) LB_MUST;
 int lb_desired_load(const char *path, struct lb_desired *d) LB_MUST;
+/* An Image-Version value: 1 to 128 of [A-Za-z0-9.+~:_-] (the master checks it too). */
+bool lb_image_version_valid(const char *v);
 const struct lb_desired_pkg *lb_desired_find(const struct lb_desired *d, const char *name);
 void lb_desired_free(struct lb_desired *d);
 

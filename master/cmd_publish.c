@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* lifeboat-master publish --pool DIR --desired CONF --key KEYFILE --out TREE
  *                         [--expires DAYS] [--arch ARCH]
- * Everything that can fail on bad input (key, CONF, resolution) is done before the
- * tree is touched; then pool files, Packages, group states, device pointers, and
- * last the removal of what CONF no longer names. */
+ *                         [--image FILE --image-version VERSION]
+ * Everything that can fail on bad input (key, CONF, resolution, reading the OS
+ * images) is done before the tree is touched; then pool files, Packages, images,
+ * group states, device pointers, and last the removal of what CONF no longer
+ * names. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,27 +13,37 @@
 #include <string.h>
 #include <time.h>
 
+#include "desired.h"
 #include "master.h"
 
 #define DAY 86400LL
 
 struct opts {
 	const char *pool, *conf, *key, *out, *arch;
+	const char *image, *image_version; /* of groups without their own Image */
 	unsigned expires;
 };
 
 struct result {
 	size_t *sel;
 	size_t n;
-	bool written; /* the state was rewritten by this publish */
+	struct mimage *image; /* the group's OS image, or NULL */
+	bool written;         /* the state was rewritten by this publish */
+};
+
+/* The OS images of all groups, each file and version read once. */
+struct images {
+	struct mimage *v;
+	size_t n;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const char *const names[] = {"--pool", "--desired", "--key",
-	                                    "--out",  "--expires", "--arch"};
+	static const char *const names[] = {"--pool",    "--desired", "--key",   "--out",
+	                                    "--expires", "--arch",    "--image", "--image-version"};
 	const char *expires = "30";
-	const char **dest[] = {&o->pool, &o->conf, &o->key, &o->out, &expires, &o->arch};
+	const char **dest[] = {&o->pool, &o->conf, &o->key,   &o->out,
+	                       &expires, &o->arch, &o->image, &o->image_version};
 	memset(o, 0, sizeof *o);
 	for (int i = 1; i < argc; i++) {
 		size_t k, n = 0;
@@ -51,7 +63,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (!o->pool || !o->conf || !o->key || !o->out)
 		return lb_errf(-LBE_USAGE, "usage: lifeboat-master publish --pool DIR --desired "
-		                           "CONF --key KEYFILE --out TREE [--expires DAYS]");
+		                           "CONF --key KEYFILE --out TREE [--expires DAYS] "
+		                           "[--image FILE --image-version VERSION]");
+	if (!o->image != !o->image_version)
+		return lb_errf(-LBE_USAGE, "publish: --image and --image-version go together");
+	if (o->image_version && !lb_image_version_valid(o->image_version))
+		return lb_errf(
+		    -LBE_USAGE,
+		    "publish: --image-version '%.64s' is not 1 to 128 of [A-Za-z0-9.+~:_-]",
+		    o->image_version);
 	char *end;
 	errno = 0;
 	unsigned long d = strtoul(expires, &end, 10);
@@ -94,7 +114,7 @@ static int publish_group(struct mtree *t, const struct mgroup *g, const struct m
 	snprintf(dir, sizeof dir, "groups/%s", g->name);
 	long long period = period_of(g, o);
 	struct mbuf b = {0};
-	state_text(&b, g, pool, res->sel, res->n, t->serial, t->now + (time_t)period);
+	state_text(&b, g, pool, res->sel, res->n, res->image, t->serial, t->now + (time_t)period);
 	int r = b.err ? b.err : tree_mkdir(t, dir);
 	if (!r && signed_keep(t, dir, "state", b.s, period))
 		t->kept += 2;
@@ -123,9 +143,11 @@ static int publish_device(struct mtree *t, const struct mdevice *d, const struct
 }
 
 static int write_tree(struct mtree *t, const struct mconf *conf, const struct mpool *pool,
-                      struct result *res, const struct opts *o)
+                      struct result *res, struct images *im, const struct opts *o)
 {
 	int r = index_publish(t, pool);
+	for (size_t i = 0; !r && i < im->n; i++)
+		r = image_publish(t, &im->v[i]);
 	for (size_t i = 0; !r && i < conf->ngroups; i++)
 		r = publish_group(t, &conf->groups[i], pool, &res[i], o);
 	for (size_t i = 0; !r && i < conf->ndevices; i++)
@@ -162,6 +184,31 @@ static int resolve_all(const struct mconf *conf, const struct mpool *pool, const
 	return r;
 }
 
+/* Read the image of every group that has one (its own, else --image). */
+static int load_images(const struct mconf *conf, const struct opts *o, struct result *res,
+                       struct images *im)
+{
+	if (!(im->v = calloc(conf->ngroups, sizeof *im->v)))
+		return -ENOMEM;
+	for (size_t i = 0; i < conf->ngroups; i++) {
+		const struct mgroup *g = &conf->groups[i];
+		const char *file = g->image ? g->image : o->image;
+		const char *ver = g->image ? g->image_version : o->image_version;
+		if (!file)
+			continue;
+		for (size_t k = 0; k < im->n && !res[i].image; k++)
+			if (!strcmp(im->v[k].file, file) && !strcmp(im->v[k].version, ver))
+				res[i].image = &im->v[k];
+		if (res[i].image)
+			continue;
+		int r = image_load(file, ver, &im->v[im->n]);
+		if (r)
+			return lb_err_prefix(r, "group %s", g->name);
+		res[i].image = &im->v[im->n++];
+	}
+	return 0;
+}
+
 static int run(const struct opts *o, const struct lb_mkey *key, struct mconf *conf,
                struct mpool *pool, struct timespec *t0)
 {
@@ -177,8 +224,11 @@ static int run(const struct opts *o, const struct lb_mkey *key, struct mconf *co
 	if (!res)
 		return mx_fail(-ENOMEM, MX_IO);
 	struct mtree t = {.fd = -1, .poolfd = -1};
+	struct images im = {0};
 	int status = MX_OK;
 	if ((r = resolve_all(conf, pool, arch, res)) < 0)
+		status = mx_fail(r, MX_STATE);
+	else if ((r = load_images(conf, o, res, &im)) < 0)
 		status = mx_fail(r, MX_STATE);
 	else if ((r = tree_open(o->out, &t)) < 0)
 		status = mx_fail(r, MX_IO);
@@ -189,7 +239,7 @@ static int run(const struct opts *o, const struct lb_mkey *key, struct mconf *co
 		t.serial = t.serial + 1 > ms ? t.serial + 1 : ms;
 		t.now = time(NULL);
 		t.key = key;
-		if ((r = write_tree(&t, conf, pool, res, o)) < 0)
+		if ((r = write_tree(&t, conf, pool, res, &im, o)) < 0)
 			status = mx_fail(r, MX_IO);
 		fprintf(stderr,
 		        "lifeboat-master: publish: %zu packages read (%u skipped), %zu groups "
@@ -202,6 +252,9 @@ static int run(const struct opts *o, const struct lb_mkey *key, struct mconf *co
 	for (size_t i = 0; i < conf->ngroups; i++)
 		free(res[i].sel);
 	free(res);
+	for (size_t i = 0; i < im.n; i++)
+		image_free(&im.v[i]);
+	free(im.v);
 	return status;
 }
 

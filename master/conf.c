@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The master's configuration (docs/master.md): deb822 paragraphs
  *   Group: NAME / Packages: a, b (= 1.2-1), c (>= 2) / [Expires-Days: N]
+ *   [Image: FILE / Image-Version: VERSION]
  *   Device: ID / Group: NAME */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "desired.h"
 #include "fsop.h"
 #include "master.h"
 
@@ -67,9 +70,37 @@ static int get_name(const struct lb_para *p, const char *field, char **out)
 	return (*out = strdup(v)) ? 0 : -ENOMEM;
 }
 
-static int add_group(struct mconf *c, const struct lb_para *p)
+/* Image and Image-Version (both or neither); a relative Image is relative to the
+ * directory of CONF (dir, "" for the current one). */
+static int get_image(struct mgroup *g, const struct lb_para *p, const char *dir)
 {
-	static const char *const known[] = {"Group", "Packages", "Expires-Days", NULL};
+	const char *file = lb_para_get(p, "Image"), *ver = lb_para_get(p, "Image-Version");
+	if (!file && !ver)
+		return 0;
+	if (!file || !ver)
+		return lb_errf(-LBE_FORMAT,
+		               "line %u: group %s: Image and Image-Version go together", p->line,
+		               g->name);
+	if (!*file || strchr(file, '\n'))
+		return lb_errf(-LBE_FORMAT, "line %u: group %s: Image: bad file name", p->line,
+		               g->name);
+	if (!lb_image_version_valid(ver))
+		return lb_errf(-LBE_FORMAT,
+		               "line %u: group %s: Image-Version: '%.64s' is not 1 to 128 of "
+		               "[A-Za-z0-9.+~:_-]",
+		               p->line, g->name, ver);
+	if (file[0] == '/' || !*dir)
+		g->image = strdup(file);
+	else if (asprintf(&g->image, "%s/%s", dir, file) < 0)
+		g->image = NULL;
+	g->image_version = strdup(ver);
+	return g->image && g->image_version ? 0 : -ENOMEM;
+}
+
+static int add_group(struct mconf *c, const struct lb_para *p, const char *dir)
+{
+	static const char *const known[] = {"Group", "Packages",      "Expires-Days",
+	                                    "Image", "Image-Version", NULL};
 	int r = check_fields(p, known);
 	if (r)
 		return r;
@@ -97,7 +128,7 @@ static int add_group(struct mconf *c, const struct lb_para *p)
 			               p->line, g->name, v, MAX_EXPIRES_DAYS);
 		g->expires_days = (unsigned)d;
 	}
-	return 0;
+	return get_image(g, p, dir);
 }
 
 static int add_device(struct mconf *c, const struct lb_para *p)
@@ -120,7 +151,7 @@ static int add_device(struct mconf *c, const struct lb_para *p)
 	return get_name(p, "Group", &d->group);
 }
 
-static int parse(struct mconf *c, const struct lb_doc *doc)
+static int parse(struct mconf *c, const struct lb_doc *doc, const char *dir)
 {
 	if (doc->n && (!(c->groups = calloc(doc->n, sizeof *c->groups)) ||
 	               !(c->devices = calloc(doc->n, sizeof *c->devices))))
@@ -131,7 +162,7 @@ static int parse(struct mconf *c, const struct lb_doc *doc)
 		if (lb_para_get(p, "Device"))
 			r = add_device(c, p);
 		else if (lb_para_get(p, "Group"))
-			r = add_group(c, p);
+			r = add_group(c, p, dir);
 		else
 			r = lb_errf(-LBE_FORMAT, "line %u: a paragraph needs 'Group' or 'Device'",
 			            p->line);
@@ -158,10 +189,18 @@ int conf_load(const char *path, struct mconf *conf)
 		return lb_errf(r, "%s: %s", path, strerror(-r));
 	r = lb_deb822_parse(buf, len, &doc);
 	free(buf);
+	/* the directory of CONF, for relative Image files */
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup("");
+	if (!dir && !r) {
+		lb_doc_free(&doc);
+		r = -ENOMEM;
+	}
 	if (!r) {
-		r = parse(conf, &doc);
+		r = parse(conf, &doc, dir);
 		lb_doc_free(&doc);
 	}
+	free(dir);
 	if (r < 0) {
 		conf_free(conf);
 		return lb_err_prefix(r, "%s", path);
@@ -173,6 +212,8 @@ void conf_free(struct mconf *conf)
 {
 	for (size_t i = 0; i < conf->ngroups; i++) {
 		free(conf->groups[i].name);
+		free(conf->groups[i].image);
+		free(conf->groups[i].image_version);
 		lb_deplist_free(&conf->groups[i].top);
 	}
 	for (size_t i = 0; i < conf->ndevices; i++) {

@@ -15,7 +15,9 @@ static const struct {
 } commands[] = {
     {"keygen", "[--force] KEYFILE", "new signing key: KEYFILE (secret) and KEYFILE.pub",
      cmd_keygen},
-    {"publish", "--pool DIR --desired CONF --key KEYFILE --out TREE [--expires DAYS]",
+    {"publish",
+     "--pool DIR --desired CONF --key KEYFILE --out TREE [--expires DAYS] [--arch ARCH]\n"
+     "          [--image FILE --image-version VERSION]",
      "write the signed tree", cmd_publish},
     {"keylist", "--key KEYFILE --out TREE [--expires DAYS] PUBKEYFILE...",
      "write TREE/keys: the signed list of trusted keys (key rotation)", cmd_keylist},

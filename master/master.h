@@ -73,6 +73,8 @@ struct mgroup {
 	char *name;
 	struct lb_deplist top; /* top-level packages; one alternative each */
 	unsigned expires_days; /* 0: the --expires default */
+	char *image;         /* Image: the OS image file (relative to CONF's directory), or NULL */
+	char *image_version; /* Image-Version: set with image */
 	unsigned line;
 };
 
@@ -112,12 +114,36 @@ void resolve_free(struct msolver *s);
 /* The current time in milliseconds (the lowest serial a new file gets). */
 unsigned long long now_ms(void);
 
+/* ---- image.c: OS images (TREE/images/<sha256>.img.zst) ---- */
+
+struct mtree;
+
+#define MIMAGE_LEVEL 19 /* zstd level */
+#define MIMAGE_WLOG  23 /* zstd window: 8 MiB, the most a device's decoder allocates */
+
+struct mimage {
+	char *file;    /* the input file */
+	char *version; /* Image-Version */
+	char sha256[65];
+	unsigned long long size;  /* uncompressed */
+	unsigned long long csize; /* of the compressed file, once exported */
+	char path[96];            /* "images/<sha256>.img.zst" */
+};
+
+/* Read (sha256 and size) the image file with its version; an empty file is refused. */
+int image_load(const char *file, const char *version, struct mimage *im) LB_MUST;
+/* TREE/images/<sha256>.img.zst: kept when it is there (a regular file whose zstd
+ * frame says the right content size), else compressed (checked against the
+ * sha256 and size read by image_load). Sets im->csize. */
+int image_publish(struct mtree *t, struct mimage *im) LB_MUST;
+void image_free(struct mimage *im);
+
 /* ---- state.c: the texts of the signed files ---- */
 
 /* groups/G/state (docs/master-tree.md): the packages sel[0..n) of pool, sorted by
- * name. */
+ * name, and the OS image im (or NULL). */
 void state_text(struct mbuf *b, const struct mgroup *g, const struct mpool *pool, const size_t *sel,
-                size_t n, unsigned long long serial, time_t expires);
+                size_t n, const struct mimage *im, unsigned long long serial, time_t expires);
 /* devices/ID */
 void pointer_text(struct mbuf *b, const struct mdevice *d, unsigned long long serial,
                   time_t expires);

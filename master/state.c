@@ -4,12 +4,17 @@
 #include "master.h"
 
 void state_text(struct mbuf *b, const struct mgroup *g, const struct mpool *pool, const size_t *sel,
-                size_t n, unsigned long long serial, time_t expires)
+                size_t n, const struct mimage *im, unsigned long long serial, time_t expires)
 {
 	char exp[32];
 	iso_time(expires, exp);
-	mbuf_printf(b, "Format: 1\nSerial: %llu\nExpires: %s\nGroup: %s\nPackages:", serial, exp,
-	            g->name);
+	mbuf_printf(b, "Format: 1\nSerial: %llu\nExpires: %s\nGroup: %s\n", serial, exp, g->name);
+	if (im)
+		mbuf_printf(b,
+		            "Image-Version: %s\nImage: %s\nImage-Size: %llu\nImage-SHA256: %s\n"
+		            "Image-Compressed-Size: %llu\n",
+		            im->version, im->path, im->size, im->sha256, im->csize);
+	mbuf_put(b, "Packages:", 9);
 	for (size_t i = 0; i < n; i++) {
 		const struct mpkg *p = &pool->pkgs[sel[i]];
 		mbuf_printf(b, "%s %s (= %s)", i ? "," : "", p->info.name, p->info.version);

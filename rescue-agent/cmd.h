@@ -29,6 +29,8 @@ int cmd_verify(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_recover(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_vercmp(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_sync(struct lb_ctx *ctx, int argc, char **argv);
+int cmd_os(struct lb_ctx *ctx, int argc, char **argv);
+int cmd_boot(struct lb_ctx *ctx, int argc, char **argv);
 
 /* Shared by apply and plan: parse "--pool DIR FILE". */
 int lb_parse_pool_args(int argc, char **argv, const char **pool, const char **file) LB_MUST;

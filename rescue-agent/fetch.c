@@ -34,7 +34,7 @@ struct answer {
 	unsigned long retry_after;    /* seconds, 0 if none */
 };
 
-enum kind { K_FILE, K_SMALL };
+enum kind { K_FILE, K_SMALL, K_STREAM };
 
 struct xfer {
 	struct lb_fetch *f;
@@ -58,6 +58,11 @@ struct xfer {
 	/* K_SMALL */
 	char *buf;
 	size_t len, cap, max;
+	/* K_STREAM: have = bytes given to sink; size = the bound; skip = bytes of
+	 * the answer to drop (a server that ignored Range sends them again) */
+	int (*sink)(void *arg, const void *buf, size_t len);
+	void *sink_arg;
+	unsigned long long skip;
 };
 
 int lb_fetch_init(struct lb_fetch *f)
@@ -232,7 +237,7 @@ static long long content_length(struct xfer *x)
 
 static int too_large(struct xfer *x)
 {
-	if (x->kind == K_FILE)
+	if (x->kind != K_SMALL)
 		return lb_errf(-LBE_HASH, "%s: larger than the %llu bytes the signed metadata says",
 		               x->url, x->size);
 	return lb_errf(-EFBIG, "%s: larger than the %zu bytes allowed", x->url, x->max);
@@ -273,7 +278,9 @@ static int check_file_answer(struct xfer *x)
 		if (code != 200 && code != 206)
 			return lb_errf(-EPROTO, "%s: unexpected answer %ld %s", x->url, code,
 			               reason_of(x, code));
-		if (code == 200 && x->have > 0) {
+		if (code == 200 && x->have > 0 && x->kind == K_STREAM) {
+			x->skip = x->have; /* the server ignores Range: drop what was given */
+		} else if (code == 200 && x->have > 0) {
 			int r = new_part(x); /* the server ignores Range: start over */
 			if (r)
 				return r;
@@ -284,7 +291,7 @@ static int check_file_answer(struct xfer *x)
 			               x->url, x->have, x->a.range_start);
 	}
 	long long cl = content_length(x);
-	if (cl >= 0 && (unsigned long long)cl > x->size - x->have)
+	if (cl >= 0 && (unsigned long long)cl > x->size - x->have + x->skip)
 		return too_large(x);
 	return 0;
 }
@@ -311,6 +318,30 @@ static size_t on_file_data(char *p, size_t size, size_t n, void *arg)
 	progress(x, x->have, x->size);
 	pace(x, len);
 	return len;
+}
+
+static size_t on_stream_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * n, all = len;
+
+	x->f->bytes += len;
+	if (!x->checked && (x->err = check_file_answer(x)) != 0)
+		return len ? 0 : 1;
+	size_t drop = x->skip < len ? (size_t)x->skip : len;
+	x->skip -= drop;
+	p += drop;
+	len -= drop;
+	if (len > x->size - x->have) {
+		x->err = too_large(x);
+		return 0;
+	}
+	if (len && (x->err = x->sink(x->sink_arg, p, len)) != 0)
+		return 0;
+	x->have += len;
+	progress(x, x->have, x->size);
+	pace(x, all);
+	return all;
 }
 
 static int check_small_answer(struct xfer *x)
@@ -457,8 +488,9 @@ static int attempt(struct xfer *x, struct curl_slist *headers)
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_WRITEDATA, x);
-	if (x->kind == K_FILE) {
-		SET(CURLOPT_WRITEFUNCTION, on_file_data);
+	if (x->kind != K_SMALL) {
+		x->skip = 0;
+		SET(CURLOPT_WRITEFUNCTION, x->kind == K_FILE ? on_file_data : on_stream_data);
 		if (x->have > 0) {
 			snprintf(range, sizeof range, "%llu-", x->have);
 			SET(CURLOPT_RANGE, range);
@@ -488,7 +520,7 @@ static int attempt(struct xfer *x, struct curl_slist *headers)
 		/* no body at all: 304, or an empty answer */
 		if (x->kind == K_SMALL && is_http(x) && response_code(x) == 304)
 			return 0;
-		int r = x->kind == K_FILE ? check_file_answer(x) : check_small_answer(x);
+		int r = x->kind == K_SMALL ? check_small_answer(x) : check_file_answer(x);
 		if (r)
 			return r;
 	}
@@ -515,7 +547,7 @@ static int attempt(struct xfer *x, struct curl_slist *headers)
 
 static int done(struct xfer *x)
 {
-	return x->kind == K_FILE ? x->have >= x->size || x->ended : 1;
+	return x->kind != K_SMALL ? x->have >= x->size || x->ended : 1;
 }
 
 /* Attempts until done, a permanent error, or f->retries attempts in a row that
@@ -523,7 +555,7 @@ static int done(struct xfer *x)
 static int run(struct xfer *x, struct curl_slist *headers)
 {
 	struct lb_fetch *f = x->f;
-	unsigned long long best = x->kind == K_FILE ? x->have : 0;
+	unsigned long long best = x->kind != K_SMALL ? x->have : 0;
 	int fails = 0, attempts = 0;
 
 	for (;;) {
@@ -533,7 +565,7 @@ static int run(struct xfer *x, struct curl_slist *headers)
 			return 0;
 		if (r && !x->transient)
 			return r;
-		unsigned long long now = x->kind == K_FILE ? x->have : x->len;
+		unsigned long long now = x->kind != K_SMALL ? x->have : x->len;
 		if (now > best) {
 			best = now;
 			fails = 0;
@@ -735,4 +767,25 @@ int lb_fetch_small(struct lb_fetch *f, const char *url, size_t max, const char *
 	if (etag_out)
 		memcpy(etag_out, x.a.etag, LB_FETCH_ETAG_MAX);
 	return 0;
+}
+
+int lb_fetch_stream(struct lb_fetch *f, const char *url, unsigned long long max,
+                    int (*sink)(void *arg, const void *buf, size_t len), void *arg,
+                    unsigned long long *got)
+{
+	struct xfer x = {.f = f,
+	                 .c = f->curl,
+	                 .url = url,
+	                 .kind = K_STREAM,
+	                 .fd = -1,
+	                 .size = max,
+	                 .sink = sink,
+	                 .sink_arg = arg};
+	*got = 0;
+	if (!f->curl)
+		return lb_errf(-EINVAL, "%s: fetcher not initialised", url);
+	progress(&x, 0, max);
+	int r = run(&x, NULL);
+	*got = x.have;
+	return r;
 }

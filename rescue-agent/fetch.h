@@ -71,6 +71,17 @@ void lb_fetch_free(struct lb_fetch *f);
 int lb_fetch_file(struct lb_fetch *f, const char *url, int dirfd, const char *name,
                   unsigned long long size, const char sha256[65]) LB_MUST;
 
+/* GET url and give its body to sink, in order, every byte once: a retry resumes
+ * with a Range request from the bytes already given (a server that ignores Range
+ * is read from the start and those bytes are dropped). At most max bytes: a body
+ * that grows past it is cut off at once (-LBE_HASH), before sink sees the excess.
+ * sink returns 0, or an error that stops the transfer and is returned as it is
+ * (not retried). *got = the bytes given to sink. Same retries and other errors as
+ * lb_fetch_file; the caller checks what it got (size, hash). */
+int lb_fetch_stream(struct lb_fetch *f, const char *url, unsigned long long max,
+                    int (*sink)(void *arg, const void *buf, size_t len), void *arg,
+                    unsigned long long *got) LB_MUST;
+
 /* GET a small file (at most max bytes, else -EFBIG) into a malloc'd,
  * NUL-terminated *body of *len bytes. With etag_in (non-NULL, non-empty) the
  * request is conditional (If-None-Match): an unchanged file answers 304, which

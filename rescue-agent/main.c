@@ -26,6 +26,8 @@ static const struct lb_cmd commands[] = {
     {"plan", "--pool DIR FILE", "print what apply would do, change nothing", cmd_plan, 0},
     {"sync", "[--master URL] [--device-id ID]",
      "fetch the master's signed desired state, download, converge", cmd_sync, LB_CMD_CREATE},
+    {"os", "write --slot DEV ... | status", "write the desired OS image onto a slot; its record",
+     cmd_os, LB_CMD_CREATE | LB_CMD_NO_RECOVER},
     {"list", "", "installed packages, one \"name version\" a line", cmd_list, 0},
     {"status", "", "packages, serial and any interrupted transaction", cmd_status,
      LB_CMD_NO_RECOVER},
@@ -34,6 +36,7 @@ static const struct lb_cmd commands[] = {
     {"recover", "", "finish or undo an interrupted transaction", cmd_recover, LB_CMD_NO_RECOVER},
     {"vercmp", "A OP B", "exit 0 if the version relation holds (dpkg's operators)", cmd_vercmp,
      LB_CMD_NO_STATE},
+    {"boot", "count|mark-good|rescue|...", "boot counter and rescue", cmd_boot, LB_CMD_NO_RECOVER},
 };
 
 static void usage(FILE *out)

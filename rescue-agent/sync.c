@@ -35,14 +35,13 @@
 
 struct sync {
 	struct lb_ctx *ctx;
-	struct lb_fetch f;
+	struct lb_fetch *f;                /* the link's (struct lb_link) */
 	struct lb_mkey keys[2 * MAX_KEYS]; /* trusted: the pinned ones, then the key list's */
 	size_t nkeys, npinned;
 	unsigned long long list_serial; /* of the key list accepted last (STATE/sync/keys) */
 	bool have_list, list_tried;     /* list_tried: the master's list was fetched */
 	const char *master;
 	int syncfd, cachefd;
-	char cache[PATH_MAX];
 };
 
 static int load_keys(struct sync *s, const char *spec)
@@ -239,11 +238,11 @@ static int fetch_keylist(struct sync *s)
 	size_t len = 0, siglen = 0;
 	int nm = 0, r = url && asprintf(&sigurl, "%s.minisig", url) >= 0 ? 0 : -ENOMEM;
 	if (!r)
-		r = lb_fetch_small(&s->f, url, MAX_KEYLIST_SIZE, NULL, &body, &len, NULL, &nm);
+		r = lb_fetch_small(s->f, url, MAX_KEYLIST_SIZE, NULL, &body, &len, NULL, &nm);
 	if (r == -ENOENT)
 		lb_err_clear(); /* no list on the master */
 	else if (!r)
-		r = lb_fetch_small(&s->f, sigurl, LB_MINISIGN_SIG_MAX, NULL, &sig, &siglen, NULL,
+		r = lb_fetch_small(s->f, sigurl, LB_MINISIGN_SIG_MAX, NULL, &sig, &siglen, NULL,
 		                   &nm);
 	if (r) {
 		free(body);
@@ -331,7 +330,7 @@ static int get_signed(struct sync *s, const char *rel, const char *name, char **
 	int nm = 0;
 	*body = NULL;
 	if (!r)
-		r = lb_fetch_small(&s->f, url, MAX_STATE_SIZE, etag[0] ? etag : NULL, body, len,
+		r = lb_fetch_small(s->f, url, MAX_STATE_SIZE, etag[0] ? etag : NULL, body, len,
 		                   new_etag, &nm);
 	if (!r && nm) {
 		/* unchanged: use (and re-check) the copy verified last time */
@@ -355,7 +354,7 @@ static int get_signed(struct sync *s, const char *rel, const char *name, char **
 			r = -ENOMEM;
 		int nm2 = 0;
 		if (!r)
-			r = lb_fetch_small(&s->f, sigurl, LB_MINISIGN_SIG_MAX, NULL, &sig, &siglen,
+			r = lb_fetch_small(s->f, sigurl, LB_MINISIGN_SIG_MAX, NULL, &sig, &siglen,
 			                   NULL, &nm2);
 		if (!r)
 			r = verify(s, url, *body, *len, sig, siglen, true);
@@ -413,17 +412,9 @@ static void cache_name(const struct lb_desired_pkg *p, char *out, size_t size)
 	snprintf(out, size, "%s_%s_%.16s.deb", p->name, colon ? colon + 1 : p->version, p->sha256);
 }
 
-/* One download's progress on a terminal: bar, bytes, rate, time left. */
-struct bar {
-	const char *name;
-	struct timespec start;
-	unsigned long long first; /* bytes already there (resumed) when it started */
-	bool started;
-};
-
-static void progress(void *arg, unsigned long long now, unsigned long long total)
+void lb_bar_progress(void *arg, unsigned long long now, unsigned long long total)
 {
-	struct bar *b = arg;
+	struct lb_bar *b = arg;
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	if (!b->started) {
@@ -462,16 +453,16 @@ static int download(struct sync *s, const struct lb_desired *d, const struct lb_
 		char *url = join(s->master, rel);
 		if (!url)
 			return -ENOMEM;
-		struct bar b = {.name = p->name};
-		s->f.progress = bar ? progress : NULL;
-		s->f.progress_arg = &b;
+		struct lb_bar b = {.name = p->name};
+		s->f->progress = bar ? lb_bar_progress : NULL;
+		s->f->progress_arg = &b;
 		if (s->ctx->json) {
 			printf("{\"event\":\"download\",\"package\":\"%s\",\"version\":\"%s\","
 			       "\"bytes\":%llu}\n",
 			       p->name, p->version, p->size);
 			fflush(stdout);
 		}
-		r = lb_fetch_file(&s->f, url, s->cachefd, name, p->size, p->sha256);
+		r = lb_fetch_file(s->f, url, s->cachefd, name, p->size, p->sha256);
 		if (bar)
 			fputc('\n', stderr);
 		*bytes += p->size;
@@ -508,37 +499,71 @@ static void clean_cache(struct sync *s, const struct lb_desired *d)
 	closedir(dir);
 }
 
-int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
+int lb_sync_option(struct lb_config *cfg, const char *opt, const char *val)
 {
-	struct sync s = {.ctx = ctx, .master = cfg->master, .syncfd = -1, .cachefd = -1};
+	char **field = !strcmp(opt, "--master")      ? &cfg->master
+	               : !strcmp(opt, "--device-id") ? &cfg->device_id
+	               : !strcmp(opt, "--group")     ? &cfg->group
+	               : !strcmp(opt, "--pubkey")    ? &cfg->pubkeys
+	                                             : NULL;
+	if (field) {
+		free(*field);
+		return (*field = strdup(val)) ? 1 : -ENOMEM;
+	}
+	if (!strcmp(opt, "--bwlimit"))
+		cfg->bwlimit = strtoull(val, NULL, 10);
+	else if (!strcmp(opt, "--retries"))
+		cfg->retries = atoi(val);
+	else if (strcmp(opt, "--config"))
+		return 0;
+	return 1;
+}
+
+void lb_sync_config_done(struct lb_config *cfg)
+{
+	if (!cfg->master) /* "URL/" and "URL" name the same tree */
+		return;
+	size_t l = strlen(cfg->master);
+	while (l > 1 && cfg->master[l - 1] == '/')
+		cfg->master[--l] = 0;
+}
+
+void lb_link_free(struct lb_link *l)
+{
+	lb_desired_free(&l->d);
+	free(l->group);
+	l->group = NULL;
+	lb_fetch_free(&l->f);
+}
+
+int lb_sync_fetch_state(struct lb_ctx *ctx, const struct lb_config *cfg, const char *cmd,
+                        struct lb_link *l)
+{
+	memset(l, 0, sizeof *l);
+	struct sync s = {
+	    .ctx = ctx, .f = &l->f, .master = cfg->master, .syncfd = -1, .cachefd = -1};
 	if (!cfg->master)
-		return lb_errf(-LBE_USAGE, "sync: no master URL (--master or Master: in /%s)",
+		return lb_errf(-LBE_USAGE, "%s: no master URL (--master or Master: in /%s)", cmd,
 		               LB_CONFIG_FILE);
 	if (!cfg->device_id && !cfg->group)
-		return lb_errf(-LBE_USAGE,
-		               "sync: no device id and no group (--device-id, --group)");
+		return lb_errf(-LBE_USAGE, "%s: no device id and no group (--device-id, --group)",
+		               cmd);
 	int r = load_keys(&s, cfg->pubkeys);
 	s.npinned = s.nkeys;
 	if (!r)
-		r = lb_fetch_init(&s.f);
-	if (r)
-		return r;
-	if (cfg->bwlimit)
-		s.f.max_speed = cfg->bwlimit;
-	if (cfg->retries > 0)
-		s.f.retries = cfg->retries;
+		r = lb_fetch_init(&l->f);
+	if (!r && cfg->bwlimit)
+		l->f.max_speed = cfg->bwlimit;
+	if (!r && cfg->retries > 0)
+		l->f.retries = cfg->retries;
 	char *group = NULL, *body = NULL;
 	size_t len = 0;
 	bool changed_ptr = false, changed_state = false;
-	struct lb_desired d = {0};
-	struct lb_db db = {0};
-	unsigned long long bytes = 0;
-	r = open_dir(ctx, "sync", &s.syncfd);
+	struct lb_desired *d = &l->d;
+	if (!r)
+		r = open_dir(ctx, "sync", &s.syncfd);
 	if (!r)
 		load_accepted(&s);
-	if (!r)
-		r = open_dir(ctx, "cache", &s.cachefd);
-	snprintf(s.cache, sizeof s.cache, "%s/cache", ctx->state);
 	if (!r && cfg->device_id) {
 		char rel[300];
 		snprintf(rel, sizeof rel, "devices/%s", cfg->device_id);
@@ -557,60 +582,85 @@ int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
 	if (!r && !group && !(group = strdup(cfg->group ? cfg->group : "")))
 		r = -ENOMEM;
 	if (!r && (!*group || strchr(group, '/')))
-		r = lb_errf(-LBE_USAGE, "sync: no group for this device");
+		r = lb_errf(-LBE_USAGE, "%s: no group for this device", cmd);
 	if (!r) {
 		char rel[300];
 		snprintf(rel, sizeof rel, "groups/%s/state", group);
 		r = get_signed(&s, rel, "state", &body, &len, &changed_state, true);
 		if (!r)
-			r = lb_desired_parse(body, len, &d);
-		const char *g = !r && d.doc.n ? lb_para_get(&d.doc.paras[0], "Group") : NULL;
+			r = lb_desired_parse(body, len, d);
+		const char *g = !r && d->doc.n ? lb_para_get(&d->doc.paras[0], "Group") : NULL;
 		if (!r && (!g || strcmp(g, group)))
 			r = lb_errf(-LBE_FORMAT, "published for group '%.64s', not '%s'",
 			            g ? g : "", group);
 		if (!r)
-			r = check_expiry("desired state", &d.doc.paras[0]);
-		for (size_t i = 0; !r && i < d.n; i++)
-			if (!d.pkgs[i].sha256[0])
-				r = lb_errf(-LBE_FORMAT, "%s has no SHA256 line", d.pkgs[i].name);
+			r = check_expiry("desired state", &d->doc.paras[0]);
+		for (size_t i = 0; !r && i < d->n; i++)
+			if (!d->pkgs[i].sha256[0])
+				r = lb_errf(-LBE_FORMAT, "%s has no SHA256 line", d->pkgs[i].name);
 		if (r)
 			r = lb_err_prefix(r, "%s/%s", cfg->master, rel);
 	}
+	free(body);
+	if (s.syncfd >= 0)
+		close(s.syncfd);
+	for (size_t i = 0; i < s.nkeys; i++)
+		lb_minisign_wipe(&s.keys[i]);
+	l->group = group;
+	l->changed = changed_state || changed_ptr;
+	if (r)
+		lb_link_free(l);
+	return r;
+}
+
+int lb_sync_check_serial(const struct lb_config *cfg, const struct lb_link *l,
+                         unsigned long long applied)
+{
+	if (l->d.serial >= applied)
+		return 0;
+	return lb_errf(-LBE_STALE,
+	               "%s/groups/%s/state: serial %llu is older than the %llu applied here: "
+	               "a replayed state is refused",
+	               cfg->master, l->group, l->d.serial, applied);
+}
+
+int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
+{
+	struct lb_link l;
+	struct lb_db db = {0};
+	unsigned long long bytes = 0;
+	char cache[PATH_MAX];
+	int r = lb_sync_fetch_state(ctx, cfg, "sync", &l);
+	if (r)
+		return r;
+	struct sync s = {.ctx = ctx, .f = &l.f, .master = cfg->master, .syncfd = -1, .cachefd = -1};
+	r = open_dir(ctx, "cache", &s.cachefd);
+	snprintf(cache, sizeof cache, "%s/cache", ctx->state);
 	if (!r)
 		r = lb_db_load(ctx->statefd, LB_DB_FILE, &db);
-	if (!r && d.serial < db.serial)
-		r = lb_errf(-LBE_STALE,
-		            "%s/groups/%s/state: serial %llu is older than the %llu applied here: "
-		            "a replayed state is refused",
-		            cfg->master, group, d.serial, db.serial);
 	if (!r)
-		r = download(&s, &d, &db, &bytes);
+		r = lb_sync_check_serial(cfg, &l, db.serial);
 	if (!r)
-		r = lb_converge(ctx, &d, s.cache);
+		r = download(&s, &l.d, &db, &bytes);
 	if (!r)
-		clean_cache(&s, &d);
+		r = lb_converge(ctx, &l.d, cache);
+	if (!r)
+		clean_cache(&s, &l.d);
 	if (!r && !ctx->quiet) {
 		if (ctx->json)
 			printf("{\"event\":\"synced\",\"serial\":%llu,\"requests\":%llu,"
 			       "\"bytes\":%llu}\n",
-			       d.serial, s.f.requests, s.f.bytes);
+			       l.d.serial, l.f.requests, l.f.bytes);
 		else
 			fprintf(stderr,
 			        "lifeboat: sync: group %s serial %llu%s; %llu requests, %llu bytes "
 			        "received\n",
-			        group, d.serial, changed_state || changed_ptr ? "" : " (unchanged)",
-			        s.f.requests, s.f.bytes);
+			        l.group, l.d.serial, l.changed ? "" : " (unchanged)", l.f.requests,
+			        l.f.bytes);
 	}
 	lb_db_free(&db);
-	lb_desired_free(&d);
-	free(body);
-	free(group);
-	if (s.syncfd >= 0)
-		close(s.syncfd);
 	if (s.cachefd >= 0)
 		close(s.cachefd);
-	lb_fetch_free(&s.f);
-	for (size_t i = 0; i < s.nkeys; i++)
-		lb_minisign_wipe(&s.keys[i]);
+	lb_link_free(&l);
 	return r;
 }

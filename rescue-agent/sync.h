@@ -4,10 +4,52 @@
 #ifndef LB_SYNC_H
 #define LB_SYNC_H
 
+#include <stdbool.h>
+#include <time.h>
+
 #include "config.h"
 #include "context.h"
+#include "desired.h"
 #include "error.h"
+#include "fetch.h"
 
 int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg) LB_MUST;
+
+/* The options of the link, shared by the commands that talk to the master:
+ * --master URL, --device-id ID, --group G, --pubkey FILE[,FILE], --bwlimit N,
+ * --retries N, --config FILE (read by the caller before). 1: opt was one of them
+ * (val taken), 0: it is not, < 0: an error. lb_sync_config_done tidies up after
+ * the last one ("URL/" and "URL" name the same tree). */
+int lb_sync_option(struct lb_config *cfg, const char *opt, const char *val) LB_MUST;
+void lb_sync_config_done(struct lb_config *cfg);
+
+/* The device's signed desired state, fetched and verified as sync does it. */
+struct lb_link {
+	struct lb_fetch f;   /* set up from cfg (bandwidth cap, retries), connection open */
+	struct lb_desired d; /* signed by a trusted key, for this group, not expired, a
+	                      * sha256 for every package */
+	char *group;
+	bool changed; /* the pointer or the state is new since the last fetch */
+};
+
+/* Steps 2 and 3 of docs/sync.md: the pointer devices/ID (or the configured group),
+ * then groups/G/state, conditionally, verified copies kept in STATE/sync/. cmd
+ * names the command in usage errors. On failure *l holds nothing to free. */
+int lb_sync_fetch_state(struct lb_ctx *ctx, const struct lb_config *cfg, const char *cmd,
+                        struct lb_link *l) LB_MUST;
+/* Refuse a state older than the one applied (-LBE_STALE: a replay). */
+int lb_sync_check_serial(const struct lb_config *cfg, const struct lb_link *l,
+                         unsigned long long applied) LB_MUST;
+void lb_link_free(struct lb_link *l);
+
+/* One download's progress on a terminal (a struct lb_fetch progress hook): bar,
+ * bytes, rate, time left. */
+struct lb_bar {
+	const char *name;
+	struct timespec start;
+	unsigned long long first; /* bytes already there (resumed) when it started */
+	bool started;
+};
+void lb_bar_progress(void *arg, unsigned long long now, unsigned long long total);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Desired state: parse; on success the packages must be sorted and unique, each
  * found by lb_desired_find, with valid names and versions and either no hash or
- * a 64-digit lowercase one with a non-zero size. */
+ * a 64-digit lowercase one with a non-zero size; an OS image whole or absent. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!hl && p->size)
 			abort();
 	}
+	/* an image: all of it, a path that stays in the tree; else nothing */
+	const struct lb_desired_image *im = &d.image;
+	if (im->present &&
+	    (!lb_image_version_valid(im->version) || !im->path || im->path[0] == '/' ||
+	     strstr(im->path, "..") || !im->size || !im->compressed_size ||
+	     strlen(im->sha256) != 64 || strspn(im->sha256, "0123456789abcdef") != 64))
+		abort();
+	if (!im->present && (im->version || im->path || im->size))
+		abort();
 	lb_desired_free(&d);
 	free(buf);
 	return 0;

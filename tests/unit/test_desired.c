@@ -150,6 +150,99 @@ static void test_bad(void **state)
 	}
 }
 
+#define IMG                                                                                        \
+	"Image-Version: 2025.06-1\n"                                                               \
+	"Image: images/" H1 ".img.zst\n"                                                           \
+	"Image-Size: 268435456\n"                                                                  \
+	"Image-SHA256: 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\n"         \
+	"Image-Compressed-Size: 73400320\n"
+
+static void test_image(void **state)
+{
+	struct lb_desired d;
+	assert_int_equal(parse(SER PKGS IMG, &d), 0);
+	assert_true(d.image.present);
+	assert_string_equal(d.image.version, "2025.06-1");
+	assert_string_equal(d.image.path, "images/" H1 ".img.zst");
+	assert_int_equal(d.image.size, 268435456ULL);
+	assert_int_equal(d.image.compressed_size, 73400320ULL);
+	assert_string_equal(d.image.sha256, H1); /* lowercased */
+	assert_int_equal(d.n, 2);
+	lb_desired_free(&d);
+	assert_null(d.image.version);
+	assert_false(d.image.present);
+
+	assert_int_equal(parse(SER PKGS, &d), 0); /* no image */
+	assert_false(d.image.present);
+	assert_null(d.image.path);
+	lb_desired_free(&d);
+
+	/* an image with an empty package set */
+	assert_int_equal(parse(SER "Packages:\n" IMG, &d), 0);
+	assert_true(d.image.present);
+	assert_int_equal(d.n, 0);
+	lb_desired_free(&d);
+}
+
+#define IV   "Image-Version: 1\n"
+#define IP   "Image: images/x.img.zst\n"
+#define IS   "Image-Size: 10\n"
+#define IH   "Image-SHA256: " H2 "\n"
+#define IC   "Image-Compressed-Size: 20\n"
+#define IALL IV IP IS IH IC
+
+/* Image fields refused: all five or none, each well-formed. */
+static const struct {
+	const char *in, *msg;
+} bad_images[] = {
+    {SER PKGS IV, "missing field 'Image' (the Image fields go together)"},
+    {SER PKGS IP IS IH IC, "missing field 'Image-Version'"},
+    {SER PKGS IV IP IH IC, "missing field 'Image-Size'"},
+    {SER PKGS IV IP IS IC, "missing field 'Image-SHA256'"},
+    {SER PKGS IV IP IS IH, "missing field 'Image-Compressed-Size'"},
+    {SER PKGS IH, "missing field 'Image-Version'"},
+    {SER PKGS "Image-Version: 1 2\n" IP IS IH IC, "field 'Image-Version': bad value"},
+    {SER PKGS "Image-Version: a/b\n" IP IS IH IC, "field 'Image-Version': bad value"},
+    {SER PKGS "Image-Version:\n" IP IS IH IC, "field 'Image-Version': bad value"},
+    {SER PKGS IV "Image: /etc/passwd\n" IS IH IC, "field 'Image': bad path"},
+    {SER PKGS IV "Image: images/../../x\n" IS IH IC, "field 'Image': bad path"},
+    {SER PKGS IV "Image: ..\n" IS IH IC, "field 'Image': bad path"},
+    {SER PKGS IV "Image: images//x\n" IS IH IC, "field 'Image': bad path"},
+    {SER PKGS IV "Image: images/./x\n" IS IH IC, "field 'Image': bad path"},
+    {SER PKGS IV "Image: images/\n" IS IH IC, "field 'Image': bad path"},
+    {SER PKGS IV "Image: images/x?y=1\n" IS IH IC, "field 'Image': bad path"},
+    {SER PKGS IV "Image: images/x%2e\n" IS IH IC, "field 'Image': bad path"},
+    {SER PKGS IV IP "Image-Size: 0\n" IH IC, "field 'Image-Size': bad value"},
+    {SER PKGS IV IP "Image-Size: -1\n" IH IC, "field 'Image-Size': bad value"},
+    {SER PKGS IV IP "Image-Size: 1 MiB\n" IH IC, "field 'Image-Size': bad value"},
+    {SER PKGS IV IP "Image-Size: 4611686018427387905\n" IH IC, "field 'Image-Size': bad value"},
+    {SER PKGS IV IP IS IH "Image-Compressed-Size: 0\n", "field 'Image-Compressed-Size'"},
+    {SER PKGS IV IP IS IH "Image-Compressed-Size: x\n", "field 'Image-Compressed-Size'"},
+    {SER PKGS IV IP IS "Image-SHA256: " H1 "0\n" IC, "field 'Image-SHA256': bad hash"},
+    {SER PKGS IV IP IS "Image-SHA256: 0123\n" IC, "field 'Image-SHA256': bad hash"},
+    {SER PKGS IV IP IS "Image-SHA256: g" H1 "\n" IC, "field 'Image-SHA256': bad hash"},
+};
+
+static void test_image_bad(void **state)
+{
+	struct lb_desired d;
+	assert_int_equal(parse(SER PKGS IALL, &d), 0);
+	assert_string_equal(d.image.path, "images/x.img.zst");
+	assert_int_equal(d.image.size, 10);
+	assert_int_equal(d.image.compressed_size, 20);
+	lb_desired_free(&d);
+	for (size_t i = 0; i < N(bad_images); i++) {
+		int r = parse(bad_images[i].in, &d);
+		if (r != -LBE_FORMAT || !strstr(lb_err_msg(), bad_images[i].msg))
+			fail_msg("case %zu: %d '%s', want '%s'", i, r, lb_err_msg(),
+			         bad_images[i].msg);
+		assert_false(d.image.present);
+		assert_null(d.image.version);
+		assert_null(d.image.path);
+		assert_int_equal(d.n, 0);
+	}
+}
+
 static void test_many(void **state)
 {
 	size_t n = 2000, cap = n * 24 + 64, len = 0;
@@ -206,8 +299,10 @@ static void test_load(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_good), cmocka_unit_test(test_minimal), cmocka_unit_test(test_bad),
-	    cmocka_unit_test(test_many), cmocka_unit_test(test_load),
+	    cmocka_unit_test(test_good),      cmocka_unit_test(test_minimal),
+	    cmocka_unit_test(test_bad),       cmocka_unit_test(test_many),
+	    cmocka_unit_test(test_load),      cmocka_unit_test(test_image),
+	    cmocka_unit_test(test_image_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
