@@ -32,7 +32,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 
-.PHONY: all deps test unit integration replay sanitize crashsweep fuzz bench demo clean lint format initramfs
+.PHONY: all deps test unit integration replay sanitize crashsweep fuzz bench demo demo-engine clean lint format initramfs
 
 all: deps $(BUILD)/lifeboat $(BUILD)/lifeboat-master
 
@@ -81,8 +81,13 @@ fuzz: deps
 bench: deps $(BUILD)/lifeboat
 	@tests/bench/run.sh
 
-demo: deps $(BUILD)/lifeboat
+# the main job: a device in QEMU updated, broken and rescued (scripts/demo.sh);
+# demo-engine: the package engine alone on a throwaway root, in seconds
+demo: deps
 	@scripts/demo.sh
+
+demo-engine: deps $(BUILD)/lifeboat
+	@scripts/demo-engine.sh
 
 lint:
 	@scripts/lint.sh

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
+#include "context.h"
+
 void lb_bootstate_init(struct lb_bootstate *bs)
 {
 	memset(bs, 0, sizeof *bs);
@@ -112,4 +115,33 @@ void lb_bootstore_close(struct lb_bootstore *s)
 {
 	if (s->ops && s->ops->close)
 		s->ops->close(s);
+}
+
+void lb_bootstore_setup(struct lb_bootstore *st, const struct lb_ctx *ctx,
+                        const struct lb_config *cfg)
+{
+	*st = (struct lb_bootstore){.dirfd = ctx->statefd,
+	                            .where = ctx->state,
+	                            .initial_env = cfg->uboot_initial_env,
+	                            .bootlimit = cfg->boot_max_attempts,
+	                            .ops = &lb_bootstore_file};
+	if (!strcmp(cfg->boot_state, "uboot")) {
+		st->ops = &lb_bootstore_uboot;
+		st->where = cfg->uboot_env_config;
+	}
+}
+
+int lb_boot_request_rescue(const struct lb_ctx *ctx, const struct lb_config *cfg, const char *why)
+{
+	struct lb_bootstore st;
+	struct lb_bootstate old, bs;
+	lb_bootstore_setup(&st, ctx, cfg);
+	int r = lb_bootstore_load(&st, &old);
+	if (!r) {
+		bs = old;
+		snprintf(bs.rescue, sizeof bs.rescue, "%s", why);
+		r = lb_bootstore_commit(&st, &old, &bs);
+	}
+	lb_bootstore_close(&st);
+	return r;
 }

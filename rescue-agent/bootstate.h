@@ -124,4 +124,13 @@ int lb_bootstore_commit(struct lb_bootstore *s, const struct lb_bootstate *old,
                         const struct lb_bootstate *neu) LB_MUST;
 void lb_bootstore_close(struct lb_bootstore *s);
 
+struct lb_ctx;
+struct lb_config;
+/* The store the configuration names (Boot-State: file or uboot). */
+void lb_bootstore_setup(struct lb_bootstore *st, const struct lb_ctx *ctx,
+                        const struct lb_config *cfg);
+/* Ask the rescue system to act at the next boot (why: "requested", "rebuild"). */
+int lb_boot_request_rescue(const struct lb_ctx *ctx, const struct lb_config *cfg,
+                           const char *why) LB_MUST;
+
 #endif

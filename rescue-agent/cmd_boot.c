@@ -365,16 +365,8 @@ int cmd_boot(struct lb_ctx *ctx, int argc, char **argv)
 		return r;
 	}
 
-	struct lb_bootstore st = {.dirfd = ctx->statefd,
-	                          .where = ctx->state,
-	                          .initial_env = cfg.uboot_initial_env,
-	                          .bootlimit = cfg.boot_max_attempts};
-	if (!strcmp(cfg.boot_state, "uboot")) {
-		st.ops = &lb_bootstore_uboot;
-		st.where = cfg.uboot_env_config;
-	} else {
-		st.ops = &lb_bootstore_file;
-	}
+	struct lb_bootstore st;
+	lb_bootstore_setup(&st, ctx, &cfg);
 	struct lb_bootstate old, bs;
 	r = lb_bootstore_load(&st, &old);
 	/* a rebuilt slot starts from a clean state even when the old one is damaged */

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bootstate.h"
 #include "deb822.h"
 #include "desired.h"
 #include "engine.h"
@@ -624,6 +625,41 @@ int lb_sync_check_serial(const struct lb_config *cfg, const struct lb_link *l,
 	               cfg->master, l->group, l->d.serial, applied);
 }
 
+/* The desired state names an OS image other than the one STATE/os records in
+ * the slot (or the record says a write was cut short): the slot must be
+ * rewritten. On a single-slot device that is the rescue system's job. No record
+ * at all: the slot holds what the factory put there, which lifeboat cannot
+ * judge; it is left alone. */
+static int os_pending(const struct lb_ctx *ctx, const struct lb_desired_image *img, bool *pending,
+                      char *have, size_t size)
+{
+	*pending = false;
+	snprintf(have, size, "?");
+	if (!img->present)
+		return 0;
+	char *buf = NULL;
+	size_t len = 0;
+	int r = lb_read_file(ctx->statefd, "os", 1 << 16, &buf, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r)
+		return lb_errf(r, "%s/os: %s", ctx->state, strerror(-r));
+	struct lb_doc doc = {0};
+	r = lb_deb822_parse(buf, len, &doc);
+	free(buf);
+	if (!r && doc.n == 1) {
+		const char *sha = lb_para_get(&doc.paras[0], "Image-SHA256");
+		const char *st = lb_para_get(&doc.paras[0], "Status");
+		const char *ver = lb_para_get(&doc.paras[0], "Image-Version");
+		snprintf(have, size, "%s", ver ? ver : "?");
+		*pending = !sha || strcmp(sha, img->sha256) || (st && strcmp(st, "complete"));
+	} else if (!r) {
+		*pending = true; /* an unreadable record: rewrite rather than trust */
+	}
+	lb_doc_free(&doc);
+	return r ? lb_err_prefix(r, "%s/os", ctx->state) : 0;
+}
+
 int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
 {
 	struct lb_link l;
@@ -640,6 +676,23 @@ int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
 		r = lb_db_load(ctx->statefd, LB_DB_FILE, &db);
 	if (!r)
 		r = lb_sync_check_serial(cfg, &l, db.serial);
+	bool pending = false;
+	char have[64];
+	if (!r)
+		r = os_pending(ctx, &l.d.image, &pending, have, sizeof have);
+	if (!r && pending) {
+		/* the packages go onto the new OS, after the rescue system wrote it */
+		r = lb_boot_request_rescue(ctx, cfg, "rebuild");
+		if (!r && !ctx->quiet)
+			fprintf(stderr,
+			        "lifeboat: sync: OS %s replaces %s: the rescue system writes it at "
+			        "the next boot, then installs serial %llu (reboot to proceed)\n",
+			        l.d.image.version, have, l.d.serial);
+		lb_db_free(&db);
+		close(s.cachefd);
+		lb_link_free(&l);
+		return r;
+	}
 	if (!r)
 		r = download(&s, &l.d, &db, &bytes);
 	if (!r)

@@ -34,7 +34,7 @@ OUT=$BUILD/initramfs.cpio.xz
 LIST=$BUILD/initramfs.files     # "COMPONENT PATH" for every file, for the breakdown
 MULTIARCH=x86_64-linux-gnu
 LIBDIR=lib/$MULTIARCH
-MTD_TOOLS="flash_erase ubiformat ubiattach ubidetach ubimkvol ubirmvol ubiupdatevol ubinfo mtdinfo"
+MTD_TOOLS="flash_erase ubiformat ubiattach ubidetach ubimkvol ubirmvol ubiupdatevol ubiblock ubinfo mtdinfo"
 
 die() { echo "build-initramfs: $*" >&2; exit 1; }
 
@@ -133,6 +133,7 @@ chmod 1777 "$ROOT/tmp"
 mknod -m 600 "$ROOT/dev/console" c 5 1 2>/dev/null ||
 	echo "build-initramfs: not root, no /dev/console node (init copes)" >&2
 install_file other "$SRC/initramfs/init" init 0755
+install_file other "$SRC/initramfs/udhcpc.script" etc/lifeboat/udhcpc.script 0755
 
 # Order matters only for the breakdown: a shared library counts in the first
 # component that needs it, and lifeboat's closure holds libc.

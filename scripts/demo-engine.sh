@@ -1,9 +1,9 @@
 #!/bin/bash
-# The main job, for now: the package engine on a throwaway root, narrated.
+# The package engine on a throwaway root, narrated (no VM: seconds, not minutes;
+# `make demo-engine`). The main job, `make demo`, is scripts/demo.sh (QEMU).
 # A device root is brought to what a master's desired states say: first install,
 # a meta-package replaced (orphans removed), a downgrade, a power cut in the
 # middle of a transaction and its recovery, a hostile package refused.
-# (The QEMU demo of the rescue system replaces this when it lands.)
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

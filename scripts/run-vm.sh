@@ -7,6 +7,8 @@
 #   -t  hard timeout; QEMU is killed after it (exit status 124)     [120]
 #   -a  extra kernel command line, appended to "console=ttyS0 quiet panic=-1"
 #   -l  also write the console to LOG
+#   -r  let the guest reboot (a watchdog reset or a kernel's reboot starts the
+#       bootloader's kernel + initramfs again, as on a board); default: QEMU exits
 #   --  everything after goes to QEMU as is (disks, network, watchdog...)
 #
 # Environment: SYSROOT [build/sysroot], INITRD [build/initramfs.cpio.xz],
@@ -21,13 +23,15 @@ MEM=${MEM:-512}
 TIMEOUT=120
 APPEND_EXTRA=""
 LOG=""
+NOREBOOT="-no-reboot"
 
-usage() { sed -n '2,16s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	-t) TIMEOUT=$2; shift 2 ;;
 	-a) APPEND_EXTRA="$APPEND_EXTRA $2"; shift 2 ;;
 	-l) LOG=$2; shift 2 ;;
+	-r) NOREBOOT=""; shift ;;
 	--) shift; break ;;
 	-h | --help) usage ;;
 	*) echo "run-vm: unknown option $1" >&2; usage ;;
@@ -80,7 +84,7 @@ TIMEOUT_OPTS=""
 [ -t 0 ] && TIMEOUT_OPTS="--foreground"
 # shellcheck disable=SC2086
 timeout $TIMEOUT_OPTS -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -m "$MEM" \
-	$CONSOLE -no-reboot -kernel "$KERNEL" -initrd "$INITRD" \
+	$CONSOLE $NOREBOOT -kernel "$KERNEL" -initrd "$INITRD" \
 	-append "console=ttyS0 quiet panic=-1$APPEND_EXTRA" "$@" <&3 &
 QPID=$!
 set +e

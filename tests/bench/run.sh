@@ -9,6 +9,7 @@
 #   BENCH_CACHE                pools (default build/bench-cache)
 #   BENCH_TMPDIR               where the install roots go (default build/bench-tmp)
 #   BENCH_LINK                 0: skip the link benchmark (link-bench.sh) run at the end
+#   BENCH_BOOT                 0: skip the boot benchmark (boot-bench.sh, QEMU) after it
 set -eu
 umask 022
 export LC_ALL=C
@@ -151,6 +152,11 @@ case " $tools " in *" lifeboat "*)
 	if [ "${BENCH_LINK:-1}" != 0 ]; then
 		echo
 		BENCH_CACHE=$cache "$here/link-bench.sh" || status=1
+	fi
+	# --- boot benchmark: initramfs size, boot time with/without rescue, rebuild
+	if [ "${BENCH_BOOT:-1}" != 0 ]; then
+		echo
+		"$here/boot-bench.sh" || status=1
 	fi ;;
 esac
 exit $status

@@ -311,3 +311,32 @@ test_interrupted_download_resumes() {
 	kill $BAD_PID
 	assert_slot_holds "$T/img1"
 }
+
+# the main OS's sync meets a new image: it asks the rescue system to write it (a
+# single slot cannot be rewritten by the system running from it) and leaves the
+# packages alone; the same image again, or no record of the slot, changes nothing
+test_sync_with_new_image_requests_a_rebuild() {
+	os_setup
+	mkpkg app 1.0 -f usr/bin/app=1.0
+	mkpkg app 2.0 -f usr/bin/app=2.0
+	cp "$T/key.pub" "$T/pub"
+	syncd() {
+		"$LIFEBOAT" --root "$ROOT" --state "$STATE" sync --config "$T/lifeboat.conf" \
+			--pubkey "$T/pub" 2>"$T/err" || fail "sync: $(cat "$T/err")"
+	}
+	rescue() { "$LIFEBOAT" --root "$ROOT" --state "$STATE" boot status --json | sed -n 's/.*"rescue":\([^,]*\).*/\1/p'; }
+	os_publish "Group: stable\nPackages: app (= 1.0)\nImage: img1\nImage-Version: 1.0\n\nDevice: dev-1\nGroup: stable\n"
+	syncd # no record of the slot: the factory's image is left as it is
+	assert_eq "$(rescue)" null "rescue request without a record of the slot"
+	osw 2>"$T/err" || fail "os write: $(cat "$T/err")"
+	syncd # the slot holds the image the state names
+	assert_eq "$(rescue)" null "rescue request with the same image"
+	assert_eq "$(cat "$ROOT/usr/bin/app")" 1.0 "app"
+	mkimage "$T/img2" "version 2"
+	os_publish "Group: stable\nPackages: app (= 2.0)\nImage: img2\nImage-Version: 2.0\n\nDevice: dev-1\nGroup: stable\n"
+	syncd
+	grep -q "OS 2.0 replaces 1.0: the rescue system writes it at the next boot" "$T/err" ||
+		fail "$(cat "$T/err")"
+	assert_eq "$(rescue)" '"rebuild"' "rescue request"
+	assert_eq "$(cat "$ROOT/usr/bin/app")" 1.0 "app (the packages wait for the new OS)"
+}
