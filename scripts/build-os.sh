@@ -42,7 +42,7 @@ DEFAULT_MIB=48
 # modules the main OS loads itself (the initramfs loaded those of the root disk)
 OS_MODULES="i6300esb virtio_net"
 # modules the initramfs loads to reach the root filesystem
-INITRD_MODULES="virtio_pci virtio_blk ext4"
+INITRD_MODULES="virtio_pci virtio_blk ext4 ramoops"
 
 die() {
 	echo "build-os: $*" >&2
@@ -223,12 +223,20 @@ case $wait in '' | *[!0-9]*) wait=10 ;; esac
 [ -n "$root" ] || panic "no root= on the kernel command line"
 
 # insmod in the order the build resolved (modprobe --show-depends); a module the
-# CPU cannot use (crc32c-intel without SSE4.2) fails and the generic one serves
+# CPU cannot use (crc32c-intel without SSE4.2) fails and the generic one serves.
+# MODULE.PARAM=VALUE on the kernel command line is passed on, as modprobe does
+# (ramoops.mem_address=...: where panics are kept across a reset, for the rescue
+# system to read in pstore)
 kver=$(cat /etc/kver)
 [ "$kver" = "$(uname -r)" ] || log "warning: modules are for $kver, running $(uname -r)"
 loaded=0 failed=""
 while read -r path args; do
 	[ -n "$path" ] || continue
+	m=${path##*/}
+	m=${m%.ko}
+	for w in $(cat /proc/cmdline); do
+		case $w in "$m".*=*) args="$args ${w#"$m".}" ;; esac
+	done
 	# shellcheck disable=SC2086
 	if err=$(insmod "$path" $args 2>&1); then
 		loaded=$((loaded + 1))

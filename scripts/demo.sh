@@ -85,9 +85,11 @@ note "legacy-ui is gone with product-v1: nothing else needed it"
 say "The master publishes OS 2.1 -- broken: its kernel panics at every boot"
 sleep 1.1
 publish product-v2 2.1 "$VMB/rootfs-2.1-panic.ext4"
-until_seen "rescue mode" 900
+until_seen "lifeboat rescue: rescue mode: rebuild" 300
+note "the main OS saw the new image and handed over to the rescue system, which writes it"
+until_seen "lifeboat rescue: rescue mode: (failures|attempts)" 900
 sleep 3
-note "the boot counter ran out; the rescue system will not write 2.1 again"
+note "2.1 failed its boots (the panics were found in pstore); the rescue system will not write it again"
 
 say "The master publishes OS 2.0, fixed"
 sleep 1.1

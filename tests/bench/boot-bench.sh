@@ -33,7 +33,7 @@ vm_disk "$W/disk.img" "$VMB/rootfs-1.0-good.ext4" "$W/lifeboat.conf"
 ms_until() {
 	local t0=$1 name=$2 pat=$3
 	while kill -0 "$VM_PID" 2>/dev/null; do
-		tr -d '\r' <"$W/$name.log" 2>/dev/null | grep -qE "$pat" && break
+		tr -d '\r' 2>/dev/null <"$W/$name.log" | grep -qE "$pat" && break
 		sleep 0.05
 	done
 	tr -d '\r' <"$W/$name.log" | grep -qE "$pat" || { echo "never"; return; }

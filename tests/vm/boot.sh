@@ -106,27 +106,31 @@ rebuilt_ok() {
 	check "packages: $PRODUCT1" pkgs_listed $PRODUCT1
 }
 
-# 2. the main OS panics on every boot -> counter runs out -> rebuilt ---------------
+# 2. the main OS panics on every boot -> pstore shows it -> rebuilt ---------------
 case_panic() {
-	cp --sparse=always "$W/provisioned.img" "$W/panic.img"
+	# a slot that verifies (no packages in the database) and does not come up
+	cp --sparse=always "$W/blank.img" "$W/panic.img"
 	put_slot "$W/panic.img" "$VMB/rootfs-2.1-panic.ext4"
 	vm_start panic "$W/panic.img" 900 "lifeboat.main.poweroff"
 	vm_end
 	local rc=$?
 	check "the main OS panicked" seen "Kernel panic"
-	check "rescue mode after the attempts ran out" seen "lifeboat rescue: rescue mode: attempts"
+	check "the panic was found in pstore (ramoops) and counted as a failure" \
+		seen "previous boot failed \(kernel panic"
+	check "rescue mode after the failures" seen "lifeboat rescue: rescue mode: failures"
 	rebuilt_ok $rc
 }
 
 # 3. the main OS hangs -> the watchdog resets the board -> rebuilt ------------------
 case_hang() {
-	cp --sparse=always "$W/provisioned.img" "$W/hang.img"
+	# a slot that verifies (no packages in the database) and does not come up
+	cp --sparse=always "$W/blank.img" "$W/hang.img"
 	put_slot "$W/hang.img" "$VMB/rootfs-2.2-hang.ext4"
 	vm_start hang "$W/hang.img" 900 "lifeboat.main.poweroff"
 	vm_end
 	local rc=$?
 	check "the main OS hung" seen "lifeboat main: hanging"
-	check "the watchdog reset was seen as a failure" seen "watchdog"
+	check "the watchdog reset was counted as a failure" seen "previous boot failed \(watchdog reset"
 	check "rescue mode after the failures" seen "lifeboat rescue: rescue mode: failures"
 	rebuilt_ok $rc
 }

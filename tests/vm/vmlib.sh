@@ -138,6 +138,11 @@ vm_disk() {
 		{ tail -20 "$W/disk.log"; vm_die "build-disk failed"; }
 }
 
+# What the board's bootloader puts on the rescue kernel's command line: 1 MiB at
+# 496 MiB kept from Linux for ramoops, so that a panic's log survives the reset in
+# pstore (RAM that QEMU's reset does not clear) and counts as a failed boot.
+VM_BOARD_ARGS='memmap=1M$0x1f000000 ramoops.mem_address=0x1f000000 ramoops.mem_size=0x100000 ramoops.record_size=0x20000 ramoops.ecc=1'
+
 # vm_start NAME DISK TIMEOUT [KERNEL ARGS]: boot in the background (reboots
 # allowed, as a board would), console in $W/NAME.log, input from the fifo $W/NAME.in;
 # sets VM_PID. The guest reaches the master as http://10.0.2.100: QEMU runs one
@@ -150,7 +155,7 @@ vm_start() {
 	mkfifo "$W/$name.in"
 	# keep the fifo open for writing, so QEMU sees no end of input
 	eval "exec {VM_IN}<>\"$W/$name.in\""
-	scripts/run-vm.sh -r -t "$t" -a "$args" -l "$W/$name.log" -- \
+	scripts/run-vm.sh -r -t "$t" -a "$VM_BOARD_ARGS $args" -l "$W/$name.log" -- \
 		-drive "file=$disk,format=raw,if=virtio" \
 		-device i6300esb -action watchdog=reset \
 		-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:socat STDIO TCP:127.0.0.1:$MASTER_PORT" \
@@ -168,8 +173,8 @@ vm_type() { printf '%s' "$2" >"$W/$1.in"; }
 vm_wait() {
 	local i=0 lim=$(($3 * 5))
 	while [ $i -lt $lim ]; do
-		tr -d '\r' <"$W/$1.log" 2>/dev/null | grep -qE "$2" && return 0
-		kill -0 "$VM_PID" 2>/dev/null || { tr -d '\r' <"$W/$1.log" | grep -qE "$2"; return; }
+		tr -d '\r' 2>/dev/null <"$W/$1.log" | grep -qE "$2" && return 0
+		kill -0 "$VM_PID" 2>/dev/null || { tr -d '\r' 2>/dev/null <"$W/$1.log" | grep -qE "$2"; return; }
 		sleep 0.2
 		i=$((i + 1))
 	done
