@@ -3,7 +3,7 @@
 # ASan/UBSan variants, then runs: cmocka unit tests, version ordering against
 # dpkg, fuzz-corpus replay, integration tests on throwaway roots, the
 # crash-point sweep; the rescue kernel config check against Debian's kernel and
-# a QEMU boot of the rescue initramfs;
+# a QEMU boot of the rescue initramfs and the boot-flow cases in QEMU;
 # and unit + replay + integration again under ASan/UBSan.
 # The last line counts every test: "N passed, N failed".
 set -u
@@ -108,6 +108,16 @@ if scripts/fetch-debs.sh >/tmp/lifeboat-fetch.log 2>&1; then
 	else
 		echo "$out" | tail -20
 		count vm 0 1
+	fi
+	# the boot flow: counting, kexec, panics, hangs, corruption, a master that is
+	# down, power cycles, the serial shell, UBI (tests/vm/boot.sh, ~15 min of TCG)
+	out=$(tests/vm/boot.sh 2>&1)
+	echo "$out" | grep -vE '^ok ' | tail -80
+	line=$(tail -1 <<<"$out")
+	if [[ $line =~ ^vm-boot:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		count vm-boot "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+	else
+		count vm-boot 0 1
 	fi
 else
 	tail -20 /tmp/lifeboat-fetch.log
