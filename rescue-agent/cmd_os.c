@@ -312,6 +312,28 @@ static int os_write(struct lb_ctx *ctx, int argc, char **argv)
 	return r;
 }
 
+int lb_os_record_load(const struct lb_ctx *ctx, struct lb_doc *doc)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	*doc = (struct lb_doc){0};
+	int r = lb_read_file(ctx->statefd, OS_FILE, OS_FILE_MAX, &buf, &len);
+	if (r == -ENOENT)
+		return r;
+	if (r)
+		return lb_errf(r, "%s/%s: %s", ctx->state, OS_FILE, strerror(-r));
+	r = lb_deb822_parse(buf, len, doc);
+	free(buf);
+	if (!r && doc->n != 1)
+		r = lb_errf(-LBE_CORRUPT, "one paragraph expected");
+	if (r) {
+		lb_doc_free(doc);
+		return lb_err_prefix(r == -LBE_FORMAT ? -LBE_CORRUPT : r, "%s/%s", ctx->state,
+		                     OS_FILE);
+	}
+	return 0;
+}
+
 /* Print STATE/os (--json: as an object). 0 when it records a complete write, 1
  * when it records an incomplete one or there is none. */
 static int os_status(struct lb_ctx *ctx, int argc, char **argv)
@@ -319,9 +341,8 @@ static int os_status(struct lb_ctx *ctx, int argc, char **argv)
 	(void)argv;
 	if (argc > 2)
 		return lb_errf(-LBE_USAGE, "usage: lifeboat os status");
-	char *buf = NULL;
-	size_t len = 0;
-	int r = lb_read_file(ctx->statefd, OS_FILE, OS_FILE_MAX, &buf, &len);
+	struct lb_doc doc = {0};
+	int r = lb_os_record_load(ctx, &doc);
 	if (r == -ENOENT) {
 		if (ctx->json)
 			puts("{\"status\":\"none\"}");
@@ -331,17 +352,7 @@ static int os_status(struct lb_ctx *ctx, int argc, char **argv)
 		return 1;
 	}
 	if (r)
-		return lb_errf(r, "%s/%s: %s", ctx->state, OS_FILE, strerror(-r));
-	struct lb_doc doc = {0};
-	r = lb_deb822_parse(buf, len, &doc);
-	if (!r && doc.n != 1)
-		r = lb_errf(-LBE_CORRUPT, "one paragraph expected");
-	if (r) {
-		free(buf);
-		lb_doc_free(&doc);
-		return lb_err_prefix(r == -LBE_FORMAT ? -LBE_CORRUPT : r, "%s/%s", ctx->state,
-		                     OS_FILE);
-	}
+		return r;
 	const struct lb_para *p = &doc.paras[0];
 	const char *status = lb_para_get(p, "Status");
 	bool complete = status && !strcmp(status, "complete");
@@ -367,10 +378,10 @@ static int os_status(struct lb_ctx *ctx, int argc, char **argv)
 			sep = ",";
 		}
 		puts(*sep == '{' ? "{}" : "}");
-	} else {
-		fwrite(buf, 1, len, stdout);
+	} else { /* the record's fields as written (all one-line) */
+		for (size_t i = 0; i < p->n; i++)
+			printf("%s: %s\n", p->fields[i].name, p->fields[i].value);
 	}
-	free(buf);
 	lb_doc_free(&doc);
 	return complete ? 0 : 1;
 }

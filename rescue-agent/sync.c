@@ -637,27 +637,23 @@ static int os_pending(const struct lb_ctx *ctx, const struct lb_desired_image *i
 	snprintf(have, size, "?");
 	if (!img->present)
 		return 0;
-	char *buf = NULL;
-	size_t len = 0;
-	int r = lb_read_file(ctx->statefd, "os", 1 << 16, &buf, &len);
+	struct lb_doc doc;
+	int r = lb_os_record_load(ctx, &doc);
 	if (r == -ENOENT)
 		return 0;
-	if (r)
-		return lb_errf(r, "%s/os: %s", ctx->state, strerror(-r));
-	struct lb_doc doc = {0};
-	r = lb_deb822_parse(buf, len, &doc);
-	free(buf);
-	if (!r && doc.n == 1) {
-		const char *sha = lb_para_get(&doc.paras[0], "Image-SHA256");
-		const char *st = lb_para_get(&doc.paras[0], "Status");
-		const char *ver = lb_para_get(&doc.paras[0], "Image-Version");
-		snprintf(have, size, "%s", ver ? ver : "?");
-		*pending = !sha || strcmp(sha, img->sha256) || (st && strcmp(st, "complete"));
-	} else if (!r) {
-		*pending = true; /* an unreadable record: rewrite rather than trust */
+	if (r == -LBE_CORRUPT) { /* a damaged record: rewrite rather than trust */
+		*pending = true;
+		return 0;
 	}
+	if (r)
+		return r;
+	const char *sha = lb_para_get(&doc.paras[0], "Image-SHA256");
+	const char *st = lb_para_get(&doc.paras[0], "Status");
+	const char *ver = lb_para_get(&doc.paras[0], "Image-Version");
+	snprintf(have, size, "%s", ver ? ver : "?");
+	*pending = !sha || strcmp(sha, img->sha256) || !st || strcmp(st, "complete");
 	lb_doc_free(&doc);
-	return r ? lb_err_prefix(r, "%s/os", ctx->state) : 0;
+	return 0;
 }
 
 int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "context.h"
+#include "deb822.h"
 #include "desired.h"
 #include "error.h"
 #include "fetch.h"
@@ -51,5 +52,10 @@ struct lb_bar {
 	bool started;
 };
 void lb_bar_progress(void *arg, unsigned long long now, unsigned long long total);
+
+/* STATE/os, the record of the image last written to the slot (cmd_os.c writes
+ * it): parsed into doc, one paragraph. -ENOENT when there is none, -LBE_CORRUPT
+ * (with the message) when it is damaged. */
+int lb_os_record_load(const struct lb_ctx *ctx, struct lb_doc *doc) LB_MUST;
 
 #endif
