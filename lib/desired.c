@@ -206,6 +206,94 @@ static int image_size(const char *field, const char *v, unsigned long long *out)
 	return 0;
 }
 
+static int parse_hex64(const char *field, const char *v, char out[65])
+{
+	if (strlen(v) != 64 || strspn(v, "0123456789abcdefABCDEF") != 64)
+		return lb_errf(-LBE_FORMAT, "field '%s': bad hash", field);
+	for (size_t i = 0; i < 64; i++)
+		out[i] = (char)(v[i] >= 'A' && v[i] <= 'F' ? v[i] + 32 : v[i]);
+	out[64] = 0;
+	return 0;
+}
+
+/* Image-Index, Image-Index-Size, Image-Index-SHA256: all or none. */
+static int parse_index(struct lb_desired_image *im, const struct lb_para *p)
+{
+	static const char *const names[] = {"Image-Index", "Image-Index-Size",
+	                                    "Image-Index-SHA256"};
+	const char *v[3];
+	size_t have = 0;
+	for (size_t i = 0; i < 3; i++)
+		have += (v[i] = lb_para_get(p, names[i])) != NULL;
+	if (!have)
+		return 0;
+	for (size_t i = 0; i < 3; i++)
+		if (!v[i])
+			return lb_errf(-LBE_FORMAT,
+			               "missing field '%s' (the Image-Index fields go together)",
+			               names[i]);
+	if (!image_path_valid(v[0]))
+		return lb_errf(-LBE_FORMAT, "field 'Image-Index': bad path");
+	int r = image_size(names[1], v[1], &im->index_size);
+	if (!r)
+		r = parse_hex64(names[2], v[2], im->index_sha256);
+	if (!r && !(im->index = strdup(v[0])))
+		r = lb_errf(-ENOMEM, "out of memory");
+	return r;
+}
+
+/* One line of Image-Deltas: <base> <index> <size> <sha256> <delta> <size>. */
+static int delta_entry(struct lb_desired_delta *e, const char *line, size_t len, size_t k)
+{
+	char w[6][300];
+	size_t pos = 0, n = 0;
+	const char *tok;
+	size_t tl;
+	while (n < 7 && (tl = token(line, len, &pos, &tok))) {
+		if (n == 6 || tl >= sizeof w[0])
+			return lb_errf(-LBE_FORMAT, "field 'Image-Deltas': entry %zu: bad words",
+			               k);
+		memcpy(w[n], tok, tl);
+		w[n++][tl] = 0;
+	}
+	if (n != 6 || parse_hex64("Image-Deltas", w[0], e->base_sha256) ||
+	    !image_path_valid(w[1]) || image_size("Image-Deltas", w[2], &e->index_size) ||
+	    parse_hex64("Image-Deltas", w[3], e->index_sha256) || !image_path_valid(w[4]) ||
+	    image_size("Image-Deltas", w[5], &e->size)) {
+		lb_err_clear();
+		return lb_errf(-LBE_FORMAT, "field 'Image-Deltas': entry %zu: bad value", k);
+	}
+	if (!(e->index = strdup(w[1])) || !(e->path = strdup(w[4])))
+		return lb_errf(-ENOMEM, "out of memory");
+	return 0;
+}
+
+static int parse_deltas(struct lb_desired_image *im, const char *v)
+{
+	size_t k = 0;
+	while (*v) {
+		const char *nl = strchr(v, '\n');
+		size_t len = nl ? (size_t)(nl - v) : strlen(v), pos = 0;
+		const char *tok;
+		if (token(v, len, &pos, &tok)) {
+			if (k == LB_DESIRED_MAX_DELTAS)
+				return lb_errf(-LBE_FORMAT,
+				               "field 'Image-Deltas': more than %d entries",
+				               LB_DESIRED_MAX_DELTAS);
+			if (!im->deltas &&
+			    !(im->deltas = calloc(LB_DESIRED_MAX_DELTAS, sizeof *im->deltas)))
+				return lb_errf(-ENOMEM, "out of memory");
+			im->ndeltas = k + 1; /* freed with the rest even when half filled */
+			int r = delta_entry(&im->deltas[k], v, len, k + 1);
+			if (r < 0)
+				return r;
+			k++;
+		}
+		v += len + (nl ? 1 : 0);
+	}
+	return 0;
+}
+
 /* Image-Version, Image, Image-Size, Image-SHA256, Image-Compressed-Size: all or none. */
 static int parse_image(struct lb_desired *d, const struct lb_para *p)
 {
@@ -232,15 +320,17 @@ static int parse_image(struct lb_desired *d, const struct lb_para *p)
 		r = image_size(names[4], v[4], &im->compressed_size);
 	if (r)
 		return r;
-	if (strlen(v[3]) != 64 || strspn(v[3], "0123456789abcdefABCDEF") != 64)
-		return lb_errf(-LBE_FORMAT, "field 'Image-SHA256': bad hash");
-	for (size_t i = 0; i < 64; i++)
-		im->sha256[i] = (char)(v[3][i] >= 'A' && v[3][i] <= 'F' ? v[3][i] + 32 : v[3][i]);
-	im->sha256[64] = 0;
+	if ((r = parse_hex64(names[3], v[3], im->sha256)))
+		return r;
 	if (!(im->version = strdup(v[0])) || !(im->path = strdup(v[1])))
 		return lb_errf(-ENOMEM, "out of memory");
 	im->present = true;
-	return 0;
+	if ((r = parse_index(im, p)))
+		return r;
+	const char *dl = lb_para_get(p, "Image-Deltas");
+	if (dl && !im->index)
+		return lb_errf(-LBE_FORMAT, "field 'Image-Deltas' without 'Image-Index'");
+	return dl ? parse_deltas(im, dl) : 0;
 }
 
 static int parse_para(struct lb_desired *d, const struct lb_para *p)
@@ -338,6 +428,12 @@ void lb_desired_free(struct lb_desired *d)
 	free(d->pkgs);
 	free(d->image.version);
 	free(d->image.path);
+	free(d->image.index);
+	for (size_t i = 0; i < d->image.ndeltas; i++) {
+		free(d->image.deltas[i].index);
+		free(d->image.deltas[i].path);
+	}
+	free(d->image.deltas);
 	lb_doc_free(&d->doc);
 	memset(d, 0, sizeof *d);
 }

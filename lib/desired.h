@@ -11,6 +11,11 @@
  *   Image-Size: 268435456           (uncompressed bytes)
  *   Image-SHA256: <sha256-hex>      (of the uncompressed image)
  *   Image-Compressed-Size: 73400320 (the most bytes a download of Image may bring)
+ *   Image-Index: images/<sha256>.index  (optional, all three or none: the chunk
+ *   Image-Index-Size: 196680             index, lib/chunk.h; Image is then the
+ *   Image-Index-SHA256: <sha256-hex>     pack file whose frames it names)
+ *   Image-Deltas:                   (optional, with Image-Index: deltas from older
+ *    <base-sha256> <dindex> <size> <sha256> <delta> <size>   images, lib/chunk.h)
  *
  * Further fields are kept in doc for later users (expiry, group). */
 #ifndef LB_DESIRED_H
@@ -32,6 +37,16 @@ struct lb_desired_pkg {
 	unsigned long long size; /* 0 if not given */
 };
 
+#define LB_DESIRED_MAX_DELTAS 16
+
+/* A delta to the image from an older one (lib/chunk.h, "Deltas"). */
+struct lb_desired_delta {
+	char base_sha256[65]; /* of the older image */
+	char *index, *path;   /* the delta index and the delta file in the tree */
+	unsigned long long index_size, size;
+	char index_sha256[65];
+};
+
 /* The OS image of the state (docs/formats.md); present is false without one. */
 struct lb_desired_image {
 	bool present;
@@ -39,6 +54,11 @@ struct lb_desired_image {
 	char *path; /* relative to the tree: [A-Za-z0-9._+-] components, no "..", no "/" first */
 	unsigned long long size, compressed_size; /* both > 0 */
 	char sha256[65];                          /* lowercase hex */
+	char *index;                              /* the chunk index's path, NULL none */
+	unsigned long long index_size;
+	char index_sha256[65];
+	struct lb_desired_delta *deltas; /* Image-Deltas, one per base image */
+	size_t ndeltas;
 };
 
 struct lb_desired {

@@ -21,6 +21,9 @@
 struct opts {
 	const char *pool, *conf, *key, *out, *arch;
 	const char *image, *image_version; /* of groups without their own Image */
+	unsigned chunk_avg;                /* --chunk-size */
+	int level;                         /* --image-level */
+	unsigned bases;                    /* --image-deltas */
 	unsigned expires;
 };
 
@@ -39,11 +42,13 @@ struct images {
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-	static const char *const names[] = {"--pool",    "--desired", "--key",   "--out",
-	                                    "--expires", "--arch",    "--image", "--image-version"};
-	const char *expires = "30";
-	const char **dest[] = {&o->pool, &o->conf, &o->key,   &o->out,
-	                       &expires, &o->arch, &o->image, &o->image_version};
+	static const char *const names[] = {"--pool",        "--desired",       "--key",
+	                                    "--out",         "--expires",       "--arch",
+	                                    "--image",       "--image-version", "--chunk-size",
+	                                    "--image-level", "--image-deltas"};
+	const char *expires = "30", *chunk = "65536", *level = "19", *bases = "0";
+	const char **dest[] = {&o->pool,  &o->conf,          &o->key, &o->out, &expires, &o->arch,
+	                       &o->image, &o->image_version, &chunk,  &level,  &bases};
 	memset(o, 0, sizeof *o);
 	for (int i = 1; i < argc; i++) {
 		size_t k, n = 0;
@@ -64,7 +69,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (!o->pool || !o->conf || !o->key || !o->out)
 		return lb_errf(-LBE_USAGE, "usage: lifeboat-master publish --pool DIR --desired "
 		                           "CONF --key KEYFILE --out TREE [--expires DAYS] "
-		                           "[--image FILE --image-version VERSION]");
+		                           "[--image FILE --image-version VERSION] "
+		                           "[--chunk-size BYTES] [--image-level N] "
+		                           "[--image-deltas N]");
 	if (!o->image != !o->image_version)
 		return lb_errf(-LBE_USAGE, "publish: --image and --image-version go together");
 	if (o->image_version && !lb_image_version_valid(o->image_version))
@@ -78,6 +85,25 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	if (errno || end == expires || *end || expires[0] == '-' || d < 1 || d > 3650)
 		return lb_errf(-LBE_USAGE, "publish: --expires %s: not 1 to 3650 days", expires);
 	o->expires = (unsigned)d;
+	errno = 0;
+	d = strtoul(chunk, &end, 10);
+	/* min = avg / 4: devices refuse an index whose min is below LB_CHUNK_MIN_SIZE */
+	if (errno || end == chunk || *end || d < 4096 || d > (1u << 20) || (d & (d - 1)))
+		return lb_errf(-LBE_USAGE,
+		               "publish: --chunk-size %s: not a power of two from 4096 to 1048576",
+		               chunk);
+	o->chunk_avg = (unsigned)d;
+	errno = 0;
+	d = strtoul(level, &end, 10);
+	if (errno || end == level || *end || d < 1 || d > 22)
+		return lb_errf(-LBE_USAGE, "publish: --image-level %s: not 1 to 22", level);
+	o->level = (int)d;
+	errno = 0;
+	d = strtoul(bases, &end, 10);
+	if (errno || end == bases || *end || d > MIMAGE_BASES)
+		return lb_errf(-LBE_USAGE, "publish: --image-deltas %s: not 0 to %d", bases,
+		               MIMAGE_BASES);
+	o->bases = (unsigned)d;
 	return 0;
 }
 
@@ -148,6 +174,8 @@ static int write_tree(struct mtree *t, const struct mconf *conf, const struct mp
 	int r = index_publish(t, pool);
 	for (size_t i = 0; !r && i < im->n; i++)
 		r = image_publish(t, &im->v[i]);
+	for (size_t i = 0; !r && i < im->n; i++)
+		r = image_deltas(t, &im->v[i]);
 	for (size_t i = 0; !r && i < conf->ngroups; i++)
 		r = publish_group(t, &conf->groups[i], pool, &res[i], o);
 	for (size_t i = 0; !r && i < conf->ndevices; i++)
@@ -204,6 +232,9 @@ static int load_images(const struct mconf *conf, const struct opts *o, struct re
 		int r = image_load(file, ver, &im->v[im->n]);
 		if (r)
 			return lb_err_prefix(r, "group %s", g->name);
+		im->v[im->n].chunk_avg = o->chunk_avg;
+		im->v[im->n].level = o->level;
+		im->v[im->n].max_bases = o->bases;
 		res[i].image = &im->v[im->n++];
 	}
 	return 0;

@@ -118,25 +118,48 @@ unsigned long long now_ms(void);
 
 struct mtree;
 
-#define MIMAGE_LEVEL 19 /* zstd level */
-#define MIMAGE_WLOG  23 /* zstd window: 8 MiB, the most a device's decoder allocates */
+#define MIMAGE_LEVEL 19 /* zstd level of each chunk */
+#define MIMAGE_BASES 3  /* most older images a new one gets deltas from */
 
 struct mimage {
 	char *file;    /* the input file */
 	char *version; /* Image-Version */
 	char sha256[65];
 	unsigned long long size;  /* uncompressed */
-	unsigned long long csize; /* of the compressed file, once exported */
-	char path[96];            /* "images/<sha256>.img.zst" */
+	unsigned long long csize; /* of the pack, once published */
+	char path[96];            /* "images/<sha256>.pack" */
+	char index[96];           /* "images/<sha256>.index" */
+	unsigned long long index_size;
+	char index_sha256[65];
+	unsigned chunk_avg;    /* the chunker's average chunk size */
+	int level;             /* zstd level */
+	unsigned max_bases;    /* deltas from at most this many older images (imgdelta.c) */
+	struct mdelta {        /* Image-Deltas: one from each older image */
+		char base[65]; /* sha256 of the older image */
+		char index[160], path[160]; /* images/<sha256>.from-<base>.dindex, .delta */
+		unsigned long long index_size, size;
+		char index_sha256[65];
+	} deltas[MIMAGE_BASES];
+	size_t ndeltas;
 };
 
 /* Read (sha256 and size) the image file with its version; an empty file is refused. */
 int image_load(const char *file, const char *version, struct mimage *im) LB_MUST;
-/* TREE/images/<sha256>.img.zst: kept when it is there (a regular file whose zstd
- * frame says the right content size), else compressed (checked against the
- * sha256 and size read by image_load). Sets im->csize. */
+/* Publish the image as chunks (docs/os-image.md): each chunk compressed once into
+ * TREE/chunks/XX/<sha256>.zst (kept across versions: a chunk already there is
+ * reused after checking it), the pack TREE/images/<sha256>.pack (the chunks'
+ * frames in image order) and the index TREE/images/<sha256>.index. Both are kept
+ * when they are there and the index matches the image. Sets csize and index_*. */
 int image_publish(struct mtree *t, struct mimage *im) LB_MUST;
 void image_free(struct mimage *im);
+
+/* ---- imgdelta.c: deltas from older images (lib/chunk.h, "Deltas") ---- */
+
+/* After image_publish: for each of the im->max_bases newest other images in
+ * TREE/images, TREE/images/<sha256>.from-<base>.delta and .dindex (kept when they
+ * are there and right). Fills im->deltas. A base that cannot be read is skipped
+ * with a warning. */
+int image_deltas(struct mtree *t, struct mimage *im) LB_MUST;
 
 /* ---- state.c: the texts of the signed files ---- */
 

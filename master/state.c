@@ -12,8 +12,18 @@ void state_text(struct mbuf *b, const struct mgroup *g, const struct mpool *pool
 	if (im)
 		mbuf_printf(b,
 		            "Image-Version: %s\nImage: %s\nImage-Size: %llu\nImage-SHA256: %s\n"
-		            "Image-Compressed-Size: %llu\n",
-		            im->version, im->path, im->size, im->sha256, im->csize);
+		            "Image-Compressed-Size: %llu\nImage-Index: %s\nImage-Index-Size: %llu\n"
+		            "Image-Index-SHA256: %s\n",
+		            im->version, im->path, im->size, im->sha256, im->csize, im->index,
+		            im->index_size, im->index_sha256);
+	if (im && im->ndeltas) {
+		mbuf_put(b, "Image-Deltas:\n", 14);
+		for (size_t i = 0; i < im->ndeltas; i++) {
+			const struct mdelta *d = &im->deltas[i];
+			mbuf_printf(b, " %s %s %llu %s %s %llu\n", d->base, d->index, d->index_size,
+			            d->index_sha256, d->path, d->size);
+		}
+	}
 	mbuf_put(b, "Packages:", 9);
 	for (size_t i = 0; i < n; i++) {
 		const struct mpkg *p = &pool->pkgs[sel[i]];

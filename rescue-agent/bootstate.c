@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The boot state's rules: count, classify, decide (docs/boot.md). Pure functions;
- * the backends keep the state. */
+/* The boot state's rules: count, classify, decide, try a slot once and commit or
+ * fail it (docs/boot.md). Pure functions; the backends keep the state. */
 #include "bootstate.h"
 
 #include <stdio.h>
@@ -20,7 +20,8 @@ bool lb_bootstate_equal(const struct lb_bootstate *a, const struct lb_bootstate 
 	return !strcmp(a->slot, b->slot) && !strcmp(a->good_slot, b->good_slot) &&
 	       a->attempts == b->attempts && a->failures == b->failures &&
 	       !strcmp(a->rescue, b->rescue) && a->bad_serial == b->bad_serial &&
-	       !strcmp(a->evidence, b->evidence);
+	       !strcmp(a->evidence, b->evidence) && !strcmp(a->try_slot, b->try_slot) &&
+	       a->try_booted == b->try_booted && !strcmp(a->failed_slot, b->failed_slot);
 }
 
 bool lb_boot_name_valid(const char *s)
@@ -45,11 +46,20 @@ enum lb_boot_prev lb_boot_count(struct lb_bootstate *bs, const struct lb_boot_ev
 		snprintf(bs->evidence, sizeof bs->evidence, "%s", ev->id);
 	}
 	enum lb_boot_prev prev = LB_PREV_GOOD;
-	if (bs->attempts > 0) {
+	if (bs->attempts > 0)
 		prev = flags ? LB_PREV_FAILED : LB_PREV_RESET;
-		if (flags)
-			bs->failures = inc(bs->failures);
+	if (bs->try_slot[0] && bs->try_booted) {
+		/* the previous boot tried a slot and mark-good did not commit it: the try
+		 * failed, whatever the evidence, and it is not held against the committed
+		 * slot, whose failures stay; this boot takes the try's place in Attempts
+		 * (the count that started the try counted it) */
+		lb_boot_try_failed(bs);
+		if (!bs->attempts)
+			bs->attempts = 1; /* mark-good blessed it, not knowing the slot */
+		return prev;
 	}
+	if (prev == LB_PREV_FAILED)
+		bs->failures = inc(bs->failures);
 	bs->attempts = inc(bs->attempts);
 	return prev;
 }
@@ -61,6 +71,8 @@ enum lb_boot_decision lb_boot_decide(const struct lb_bootstate *bs,
 		return LB_RESCUE_REBUILD;
 	if (bs->rescue[0]) /* "requested", or a reason this lifeboat does not know */
 		return LB_RESCUE_REQUESTED;
+	if (bs->try_slot[0] && !bs->try_booted)
+		return LB_BOOT_TRY;
 	if (bs->failures >= lim->max_failures)
 		return LB_RESCUE_FAILURES;
 	if (bs->attempts > lim->max_attempts)
@@ -75,16 +87,51 @@ const char *lb_boot_reason(enum lb_boot_decision d)
 	case LB_RESCUE_REBUILD: return "rebuild";
 	case LB_RESCUE_FAILURES: return "failures";
 	case LB_RESCUE_ATTEMPTS: return "attempts";
-	case LB_BOOT_SLOT: break;
+	case LB_BOOT_SLOT:
+	case LB_BOOT_TRY: break;
 	}
 	return NULL;
 }
 
-void lb_boot_mark_good(struct lb_bootstate *bs)
+const char *lb_boot_target(const struct lb_bootstate *bs, enum lb_boot_decision d)
 {
+	return d == LB_BOOT_TRY ? bs->try_slot : d == LB_BOOT_SLOT ? bs->slot : NULL;
+}
+
+void lb_boot_begin(struct lb_bootstate *bs, enum lb_boot_decision d)
+{
+	if (d == LB_BOOT_TRY)
+		bs->try_booted = true;
+}
+
+void lb_boot_try(struct lb_bootstate *bs, const char *slot)
+{
+	snprintf(bs->try_slot, sizeof bs->try_slot, "%s", slot ? slot : "");
+	bs->try_booted = false;
+}
+
+void lb_boot_try_failed(struct lb_bootstate *bs)
+{
+	if (bs->try_slot[0])
+		memcpy(bs->failed_slot, bs->try_slot, sizeof bs->failed_slot);
+	lb_boot_try(bs, NULL);
+}
+
+enum lb_boot_good lb_boot_mark_good(struct lb_bootstate *bs, const char *booted)
+{
+	enum lb_boot_good g = LB_GOOD_SLOT;
+	if (booted && bs->try_slot[0] && bs->try_booted && !strcmp(booted, bs->try_slot)) {
+		memcpy(bs->slot, bs->try_slot, sizeof bs->slot);
+		bs->failed_slot[0] = 0;
+		lb_boot_try(bs, NULL);
+		g = LB_GOOD_COMMIT;
+	} else if (booted && strcmp(booted, bs->slot)) {
+		return LB_GOOD_OTHER;
+	}
 	bs->attempts = 0;
 	bs->failures = 0;
 	memcpy(bs->good_slot, bs->slot, sizeof bs->good_slot);
+	return g;
 }
 
 void lb_boot_reset(struct lb_bootstate *bs, const char *slot)
@@ -95,6 +142,34 @@ void lb_boot_reset(struct lb_bootstate *bs, const char *slot)
 	bs->good_slot[0] = 0; /* the rebuilt slot has yet to prove itself */
 	if (slot)
 		snprintf(bs->slot, sizeof bs->slot, "%s", slot);
+	lb_boot_try(bs, NULL);
+	if (!strcmp(bs->failed_slot, bs->slot))
+		bs->failed_slot[0] = 0; /* rewritten: no longer what failed */
+}
+
+bool lb_boot_cmdline_slot(const char *cmdline, char out[LB_BOOT_NAME_MAX])
+{
+	static const char key[] = "lifeboat.slot=";
+	const char *found = NULL;
+	size_t len = 0;
+	for (const char *p = cmdline; *p;) {
+		p += strspn(p, " \t\n");
+		size_t n = strcspn(p, " \t\n");
+		if (n >= sizeof key - 1 && !memcmp(p, key, sizeof key - 1)) {
+			found = p + sizeof key - 1;
+			len = n - (sizeof key - 1);
+		}
+		p += n;
+	}
+	if (!found || len == 0 || len >= LB_BOOT_NAME_MAX)
+		return false;
+	char v[LB_BOOT_NAME_MAX];
+	memcpy(v, found, len);
+	v[len] = 0;
+	if (!lb_boot_name_valid(v))
+		return false;
+	memcpy(out, v, LB_BOOT_NAME_MAX);
+	return true;
 }
 
 int lb_bootstore_load(struct lb_bootstore *s, struct lb_bootstate *bs)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The boot state (docs/boot.md): the slot the rescue system boots, how many boots
  * were counted since the main OS last said it was healthy (mark-good), how many
- * of those failed with evidence, and whether a rescue was requested.
+ * of those failed with evidence, whether a rescue was requested, and the A/B try:
+ * a slot booted once, committed by mark-good on it, failed by the next count.
  * Counting and deciding are pure functions; where the state is kept is a backend
  * behind struct lb_bootstore_ops, one file each: a deb822 file in the state
  * directory (bootstate_file.c) or the U-Boot environment (bootstate_uboot.c). */
@@ -17,13 +18,16 @@
 #define LB_BOOT_COUNT_MAX 1000000u /* the counters stop here */
 
 struct lb_bootstate {
-	char slot[LB_BOOT_NAME_MAX];      /* the slot to boot, "a" by default */
-	char good_slot[LB_BOOT_NAME_MAX]; /* the slot last marked good, "" never */
-	unsigned attempts;                /* boots counted since the last mark-good */
-	unsigned failures;                /* how many of those ended with evidence of a failure */
-	char rescue[LB_BOOT_NAME_MAX];    /* "" none, "requested" or "rebuild" */
-	unsigned long long bad_serial;    /* a desired-state serial that failed again, 0 none */
-	char evidence[LB_BOOT_NAME_MAX];  /* id of the pstore records last counted, "" none */
+	char slot[LB_BOOT_NAME_MAX];        /* the committed slot, booted but for a try; "a" */
+	char good_slot[LB_BOOT_NAME_MAX];   /* the slot last marked good, "" never */
+	unsigned attempts;                  /* boots counted since the last mark-good */
+	unsigned failures;                  /* how many of those ended with evidence of a failure */
+	char rescue[LB_BOOT_NAME_MAX];      /* "" none, "requested" or "rebuild" */
+	unsigned long long bad_serial;      /* a desired-state serial that failed again, 0 none */
+	char evidence[LB_BOOT_NAME_MAX];    /* id of the pstore records last counted, "" none */
+	char try_slot[LB_BOOT_NAME_MAX];    /* boot this slot once instead of slot, "" none */
+	bool try_booted;                    /* the try slot was booted; not yet committed */
+	char failed_slot[LB_BOOT_NAME_MAX]; /* the slot of the last try that failed, "" none */
 };
 
 /* The state of a device that never counted a boot. */
@@ -56,7 +60,10 @@ enum lb_boot_prev {
  * good and there is evidence) and Attempts += 1. pstore records whose id equals
  * bs->evidence were counted already, by a count that was cut off between writing
  * the state and deleting them, and are not counted again; the id of the records
- * found is remembered in bs->evidence for the same reason. */
+ * found is remembered in bs->evidence for the same reason.
+ * When the previous boot was a try (try_booted) that mark-good did not commit, the
+ * try failed (lb_boot_try_failed) and that boot is not held against the committed
+ * slot: Failures stay, and this boot takes the try's place in Attempts. */
 enum lb_boot_prev lb_boot_count(struct lb_bootstate *bs, const struct lb_boot_evidence *ev);
 
 struct lb_boot_limits {
@@ -66,23 +73,50 @@ struct lb_boot_limits {
 
 enum lb_boot_decision {
 	LB_BOOT_SLOT,        /* boot bs->slot */
+	LB_BOOT_TRY,         /* boot bs->try_slot, once (lb_boot_begin records it) */
 	LB_RESCUE_REQUESTED, /* `boot rescue` asked for it */
 	LB_RESCUE_REBUILD,   /* `boot rescue rebuild`: the slot must be rebuilt */
 	LB_RESCUE_FAILURES,  /* too many failed boots */
 	LB_RESCUE_ATTEMPTS,  /* too many boots without mark-good */
 };
 
+/* A rescue request first; then a pending try (before the limits: when the
+ * committed slot is failing, the try is its way out; if the try fails, the limits
+ * apply to the committed slot at the next count); then the limits; then Slot. */
 enum lb_boot_decision lb_boot_decide(const struct lb_bootstate *bs,
                                      const struct lb_boot_limits *lim);
-/* The one-word reason of a rescue decision; NULL for LB_BOOT_SLOT. */
+/* The one-word reason of a rescue decision; NULL for LB_BOOT_SLOT and LB_BOOT_TRY. */
 const char *lb_boot_reason(enum lb_boot_decision d);
+/* The slot a decision boots; NULL for a rescue. */
+const char *lb_boot_target(const struct lb_bootstate *bs, enum lb_boot_decision d);
+/* Carry the decision out in the state saved with the count: LB_BOOT_TRY marks the
+ * try booted, so that it is booted once. */
+void lb_boot_begin(struct lb_bootstate *bs, enum lb_boot_decision d);
 
-/* mark-good: Attempts = Failures = 0, Good-Slot = Slot. */
-void lb_boot_mark_good(struct lb_bootstate *bs);
+/* `boot try SLOT`: boot SLOT once at the next boot (replaces any try); NULL cancels
+ * the try. Failed-Slot stays: it tells the outcome of the last try that ended. */
+void lb_boot_try(struct lb_bootstate *bs, const char *slot);
+/* The try failed (its boot did not reach mark-good, or the rescue system could not
+ * start it): Failed-Slot = the try slot, no try. Nothing else changes. */
+void lb_boot_try_failed(struct lb_bootstate *bs);
+
+enum lb_boot_good {
+	LB_GOOD_SLOT,   /* the committed slot: Attempts = Failures = 0, Good-Slot = Slot */
+	LB_GOOD_COMMIT, /* the booted try: Slot = Good-Slot = it, no try, no Failed-Slot */
+	LB_GOOD_OTHER,  /* a slot that is neither: nothing changes */
+};
+/* mark-good of the booted slot (NULL: not known, taken as Slot: a try is then never
+ * committed). The try is committed only by mark-good on it, in the boot that tried
+ * it; mark-good of the committed slot leaves a pending try pending. */
+enum lb_boot_good lb_boot_mark_good(struct lb_bootstate *bs, const char *booted);
 /* After a rebuild: Attempts = Failures = 0, no rescue request, Slot = slot if
  * given, and no Good-Slot: the rewritten slot has not been marked good yet (the
- * rescue system tells a rebuilt slot that never came up by it). */
+ * rescue system tells a rebuilt slot that never came up by it). No try; Failed-Slot
+ * goes when it names the rewritten slot. */
 void lb_boot_reset(struct lb_bootstate *bs, const char *slot);
+/* The slot of a kernel command line's lifeboat.slot=NAME (the last one), which the
+ * rescue system appends when it kexecs a slot. false: none, or not a valid name. */
+bool lb_boot_cmdline_slot(const char *cmdline, char out[LB_BOOT_NAME_MAX]);
 
 /* The file backend's format, a deb822 paragraph (exposed for the tests). */
 int lb_bootstate_parse(const char *buf, size_t len, struct lb_bootstate *bs) LB_MUST;

@@ -9,6 +9,9 @@
  *   Failures: 0
  *   Rescue:
  *   Bad-Serial: 0
+ *   Try-Slot: b                (only while a try is pending or being booted)
+ *   Try-Booted: no             (with Try-Slot: yes once count booted it)
+ *   Failed-Slot: b             (only after a try failed)
  *   Evidence: 3f2a...          (only once pstore records were counted)
  *
  * A missing file is the default state; anything unreadable is -LBE_CORRUPT. */
@@ -52,6 +55,17 @@ static int name(const struct lb_para *p, const char *field, bool required, bool 
 	return 0;
 }
 
+static int yes_no(const struct lb_para *p, const char *field, bool *out)
+{
+	const char *v = lb_para_get(p, field);
+	if (!v)
+		return 0;
+	if (strcmp(v, "yes") && strcmp(v, "no"))
+		return lb_errf(-LBE_CORRUPT, "%s: '%.40s' is not yes or no", field, v);
+	*out = !strcmp(v, "yes");
+	return 0;
+}
+
 static int parse_para(const struct lb_para *p, struct lb_bootstate *bs)
 {
 	unsigned long long format = 0, attempts = 0, failures = 0;
@@ -76,6 +90,14 @@ static int parse_para(const struct lb_para *p, struct lb_bootstate *bs)
 		r = number(p, "Bad-Serial", false, ULLONG_MAX, &bs->bad_serial);
 	if (!r)
 		r = name(p, "Evidence", false, true, bs->evidence);
+	if (!r)
+		r = name(p, "Try-Slot", false, true, bs->try_slot);
+	if (!r)
+		r = yes_no(p, "Try-Booted", &bs->try_booted);
+	if (!r)
+		r = name(p, "Failed-Slot", false, true, bs->failed_slot);
+	if (!bs->try_slot[0])
+		bs->try_booted = false; /* booted what? nothing to try */
 	bs->attempts = (unsigned)attempts;
 	bs->failures = (unsigned)failures;
 	return r;
@@ -98,12 +120,20 @@ int lb_bootstate_parse(const char *buf, size_t len, struct lb_bootstate *bs)
 
 size_t lb_bootstate_format(const struct lb_bootstate *bs, char *buf, size_t size)
 {
+	/* the fields of the A/B try and the evidence only when set: a device that never
+	 * tries a slot keeps the file lifeboat always wrote */
+	char try[2 * LB_BOOT_NAME_MAX + 32] = "", failed[LB_BOOT_NAME_MAX + 16] = "";
+	if (bs->try_slot[0])
+		snprintf(try, sizeof try, "Try-Slot: %s\nTry-Booted: %s\n", bs->try_slot,
+		         bs->try_booted ? "yes" : "no");
+	if (bs->failed_slot[0])
+		snprintf(failed, sizeof failed, "Failed-Slot: %s\n", bs->failed_slot);
 	int n = snprintf(buf, size,
 	                 "Format: %d\nSlot: %s\nGood-Slot: %s\nAttempts: %u\nFailures: %u\n"
-	                 "Rescue: %s\nBad-Serial: %llu\n%s%s%s",
+	                 "Rescue: %s\nBad-Serial: %llu\n%s%s%s%s%s",
 	                 FORMAT, bs->slot, bs->good_slot, bs->attempts, bs->failures, bs->rescue,
-	                 bs->bad_serial, bs->evidence[0] ? "Evidence: " : "", bs->evidence,
-	                 bs->evidence[0] ? "\n" : "");
+	                 bs->bad_serial, try, failed, bs->evidence[0] ? "Evidence: " : "",
+	                 bs->evidence, bs->evidence[0] ? "\n" : "");
 	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
 }
 

@@ -7,6 +7,7 @@
  *   upgrade_available    1 while Attempts > 0, 0 once marked good (U-Boot's name)
  *   lifeboat_slot, lifeboat_good_slot, lifeboat_failures, lifeboat_rescue,
  *   lifeboat_bad_serial, lifeboat_evidence
+ *   lifeboat_try_slot, lifeboat_try_booted (1 once booted), lifeboat_failed_slot
  *
  * A missing variable has its default value. All changed variables are written
  * with one libuboot_env_store(): with a redundant environment (two copies in
@@ -91,6 +92,9 @@ enum {
 	V_RESCUE,
 	V_BAD,
 	V_EVIDENCE,
+	V_TRY,
+	V_TRY_BOOTED,
+	V_FAILED,
 	V_UPGRADE,
 	V_LIMIT,
 	NV
@@ -106,6 +110,9 @@ static void vars_of(const struct lb_bootstate *bs, unsigned bootlimit, struct va
 	    [V_RESCUE] = {"lifeboat_rescue", "", ""},
 	    [V_BAD] = {"lifeboat_bad_serial", "", "0"},
 	    [V_EVIDENCE] = {"lifeboat_evidence", "", ""},
+	    [V_TRY] = {"lifeboat_try_slot", "", ""},
+	    [V_TRY_BOOTED] = {"lifeboat_try_booted", "", ""},
+	    [V_FAILED] = {"lifeboat_failed_slot", "", ""},
 	    [V_UPGRADE] = {"upgrade_available", "", "0"},
 	    [V_LIMIT] = {"bootlimit", "", NULL},
 	};
@@ -117,6 +124,9 @@ static void vars_of(const struct lb_bootstate *bs, unsigned bootlimit, struct va
 	snprintf(v[V_RESCUE].val, LB_BOOT_NAME_MAX, "%s", bs->rescue);
 	snprintf(v[V_BAD].val, LB_BOOT_NAME_MAX, "%llu", bs->bad_serial);
 	snprintf(v[V_EVIDENCE].val, LB_BOOT_NAME_MAX, "%s", bs->evidence);
+	snprintf(v[V_TRY].val, LB_BOOT_NAME_MAX, "%s", bs->try_slot);
+	snprintf(v[V_TRY_BOOTED].val, LB_BOOT_NAME_MAX, "%s", bs->try_booted ? "1" : "");
+	snprintf(v[V_FAILED].val, LB_BOOT_NAME_MAX, "%s", bs->failed_slot);
 	snprintf(v[V_UPGRADE].val, LB_BOOT_NAME_MAX, "%d", bs->attempts > 0);
 	snprintf(v[V_LIMIT].val, LB_BOOT_NAME_MAX, "%u", bootlimit);
 }
@@ -154,6 +164,20 @@ static int get_name(struct uboot_ctx *ctx, const char *name, bool may_be_empty,
 	return r;
 }
 
+static int get_bool(struct uboot_ctx *ctx, const char *name, bool *out)
+{
+	char *v = ub.get_env(ctx, name);
+	if (!v)
+		return 0;
+	int r = 0;
+	if (strcmp(v, "0") && strcmp(v, "1"))
+		r = lb_errf(-LBE_CORRUPT, "%s: '%.40s' is not 0 or 1", name, v);
+	else
+		*out = !strcmp(v, "1");
+	free(v);
+	return r;
+}
+
 static int read_vars(struct uboot_ctx *ctx, struct lb_bootstate *bs)
 {
 	unsigned long long attempts = 0, failures = 0;
@@ -170,6 +194,14 @@ static int read_vars(struct uboot_ctx *ctx, struct lb_bootstate *bs)
 		r = get_number(ctx, "lifeboat_bad_serial", ULLONG_MAX, &bs->bad_serial);
 	if (!r)
 		r = get_name(ctx, "lifeboat_evidence", true, bs->evidence);
+	if (!r)
+		r = get_name(ctx, "lifeboat_try_slot", true, bs->try_slot);
+	if (!r)
+		r = get_bool(ctx, "lifeboat_try_booted", &bs->try_booted);
+	if (!r)
+		r = get_name(ctx, "lifeboat_failed_slot", true, bs->failed_slot);
+	if (!bs->try_slot[0])
+		bs->try_booted = false;
 	bs->attempts = (unsigned)attempts;
 	bs->failures = (unsigned)failures;
 	return r;

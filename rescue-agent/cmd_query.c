@@ -29,7 +29,7 @@ int cmd_list(struct lb_ctx *ctx, int argc, char **argv)
 		return lb_errf(-LBE_USAGE, "usage: lifeboat list");
 	(void)argv;
 	struct lb_db db;
-	int r = lb_db_load(ctx->statefd, LB_DB_FILE, &db);
+	int r = lb_db_load(ctx->pkgfd, LB_DB_FILE, &db);
 	if (r)
 		return r;
 	for (size_t i = 0; i < db.n; i++) {
@@ -57,11 +57,11 @@ int cmd_status(struct lb_ctx *ctx, int argc, char **argv)
 	if (argc > 1)
 		return lb_errf(-LBE_USAGE, "usage: lifeboat status");
 	struct lb_db db;
-	int r = lb_db_load(ctx->statefd, LB_DB_FILE, &db);
+	int r = lb_db_load(ctx->pkgfd, LB_DB_FILE, &db);
 	if (r)
 		return r;
 	struct lb_journal j;
-	if (lb_journal_load(ctx->statefd, &j) == 0) {
+	if (lb_journal_load(ctx->pkgfd, &j) == 0) {
 		/* configure progress of an interrupted transaction lives in its journal */
 		for (size_t k = 0; k < j.nstates; k++) {
 			struct lb_dbpkg *p = lb_db_find(&db, j.states[k].pkg);
@@ -76,19 +76,19 @@ int cmd_status(struct lb_ctx *ctx, int argc, char **argv)
 		files += db.pkgs[i].nfiles;
 		pending += db.pkgs[i].state != LB_ST_INSTALLED;
 	}
-	bool journal = faccessat(ctx->statefd, LB_JOURNAL_FILE, F_OK, 0) == 0;
+	bool journal = faccessat(ctx->pkgfd, LB_JOURNAL_FILE, F_OK, 0) == 0;
 	if (ctx->json) {
 		fputs("{\"root\":", stdout);
 		lb_json_str(stdout, ctx->root);
 		fputs(",\"state\":", stdout);
-		lb_json_str(stdout, ctx->state);
+		lb_json_str(stdout, ctx->pkg);
 		printf(",\"serial\":%llu,\"packages\":%zu,\"files\":%zu,\"unconfigured\":%zu,"
 		       "\"transaction\":%s}\n",
 		       db.serial, db.n, files, pending, journal ? "\"interrupted\"" : "null");
 	} else {
 		printf("root:        %s\nstate:       %s\nserial:      %llu\npackages:    %zu (%zu "
 		       "files)\n",
-		       ctx->root, ctx->state, db.serial, db.n, files);
+		       ctx->root, ctx->pkg, db.serial, db.n, files);
 		for (size_t i = 0; i < db.n; i++)
 			if (db.pkgs[i].state != LB_ST_INSTALLED)
 				printf("             %s %s is %s\n", db.pkgs[i].info.name,
@@ -105,7 +105,7 @@ int cmd_files(struct lb_ctx *ctx, int argc, char **argv)
 	if (argc != 2)
 		return lb_errf(-LBE_USAGE, "usage: lifeboat files PACKAGE");
 	struct lb_db db;
-	int r = lb_db_load(ctx->statefd, LB_DB_FILE, &db);
+	int r = lb_db_load(ctx->pkgfd, LB_DB_FILE, &db);
 	if (r)
 		return r;
 	const struct lb_dbpkg *p = lb_db_find(&db, argv[1]);

@@ -55,7 +55,7 @@ static const char *check(struct lb_dircache *dc, const struct lb_file *f)
 int cmd_verify(struct lb_ctx *ctx, int argc, char **argv)
 {
 	struct lb_db db;
-	int r = lb_db_load(ctx->statefd, LB_DB_FILE, &db);
+	int r = lb_db_load(ctx->pkgfd, LB_DB_FILE, &db);
 	if (r)
 		return r;
 	for (int i = 1; i < argc && !r; i++)

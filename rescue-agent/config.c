@@ -55,6 +55,8 @@ static int boot_keys(const struct lb_para *p, struct lb_config *c)
 		r = take(p, "Uboot-Env-Config", &c->uboot_env_config);
 	if (!r)
 		r = take(p, "Uboot-Initial-Env", &c->uboot_initial_env);
+	if (!r)
+		r = take(p, "Slot-Devices", &c->slot_devices);
 	return r;
 }
 
@@ -138,5 +140,6 @@ void lb_config_free(struct lb_config *c)
 	free(c->watchdog_device);
 	free(c->uboot_env_config);
 	free(c->uboot_initial_env);
+	free(c->slot_devices);
 	memset(c, 0, sizeof *c);
 }

@@ -34,6 +34,7 @@ struct lb_config {
 	unsigned watchdog_timeout;  /* Watchdog-Timeout, seconds */
 	char *uboot_env_config;     /* Uboot-Env-Config: libubootenv's fw_env.config */
 	char *uboot_initial_env;    /* Uboot-Initial-Env: used when no env copy is valid */
+	char *slot_devices;         /* Slot-Devices: "a=DEV b=DEV", NULL: by partition name */
 };
 
 /* Read ROOT/etc/lifeboat.conf (or path when non-NULL); a missing default file is

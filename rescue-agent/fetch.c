@@ -31,10 +31,12 @@ struct answer {
 	char reason[64];
 	char etag[LB_FETCH_ETAG_MAX]; /* "" if none, or too long */
 	long long range_start;        /* first byte of Content-Range, -1 if none */
+	long long range_end;          /* its last byte */
+	char boundary[80];            /* of a multipart/byteranges answer, "" none */
 	unsigned long retry_after;    /* seconds, 0 if none */
 };
 
-enum kind { K_FILE, K_SMALL, K_STREAM };
+enum kind { K_FILE, K_SMALL, K_STREAM, K_RANGES };
 
 struct xfer {
 	struct lb_fetch *f;
@@ -63,6 +65,20 @@ struct xfer {
 	int (*sink)(void *arg, const void *buf, size_t len);
 	void *sink_arg;
 	unsigned long long skip;
+	/* K_RANGES: rg[next] is the first range not given whole, in = its bytes given;
+	 * pos = the file offset of the answer's next body byte; have = bytes given */
+	const struct lb_range *rg;
+	size_t nrg, next;
+	unsigned long long in, pos, budget, body, want;
+	int (*rsink)(void *arg, unsigned long long off, const void *buf, size_t len);
+	int stop;      /* the transfer was stopped on purpose (done, or a byte skipped) */
+	int multipart; /* parsing a multipart/byteranges body */
+	int mdata;     /* in a part's data, mleft bytes to go */
+	int mrange;    /* the part's headers had a Content-Range */
+	unsigned long long mleft;
+	char line[128];
+	size_t llen;
+	char *ranges; /* the Range header's value */
 };
 
 int lb_fetch_init(struct lb_fetch *f)
@@ -166,7 +182,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	if (len > 5 && strncmp(p, "HTTP/", 5) == 0) {
 		/* HTTP/1.1 404 Not Found: a new answer */
 		memset(&x->a, 0, sizeof x->a);
-		x->a.range_start = -1;
+		x->a.range_start = x->a.range_end = -1;
 		const char *s = memchr(p, ' ', len);
 		if (s && (size_t)(s - p) + 5 < len) {
 			s += 5; /* past " 404 " */
@@ -180,9 +196,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	} else if (header_value(p, len, "ETag", v, sizeof v)) {
 		memcpy(x->a.etag, v, sizeof v);
 	} else if (header_value(p, len, "Content-Range", v, sizeof v)) {
-		unsigned long long start;
-		if (sscanf(v, "bytes %llu-", &start) == 1 && start <= LLONG_MAX)
+		unsigned long long start, end;
+		int k = sscanf(v, "bytes %llu-%llu", &start, &end);
+		if (k >= 1 && start <= LLONG_MAX)
 			x->a.range_start = (long long)start;
+		if (k == 2 && end >= start && end <= LLONG_MAX)
+			x->a.range_end = (long long)end;
+	} else if (header_value(p, len, "Content-Type", v, sizeof v)) {
+		const char *b = strcasestr(v, "boundary=");
+		if (!strncasecmp(v, "multipart/byteranges", 20) && b) {
+			b += 9;
+			size_t bl = strcspn(b, "\";");
+			if (*b == '"')
+				bl = strcspn(++b, "\"");
+			if (bl && bl < sizeof x->a.boundary) {
+				memcpy(x->a.boundary, b, bl);
+				x->a.boundary[bl] = 0;
+			}
+		}
 	} else if (header_value(p, len, "Retry-After", v, sizeof v)) {
 		char *end;
 		unsigned long s = strtoul(v, &end, 10);
@@ -344,6 +375,151 @@ static size_t on_stream_data(char *p, size_t size, size_t n, void *arg)
 	return all;
 }
 
+/* K_RANGES: body bytes at file offset x->pos. Those of the next wanted range go
+ * to the sink, in order; others are passed over. Returns 1 to stop the transfer:
+ * every range is there, or the answer went past a byte still wanted (a server
+ * that left out or reordered a part: the rest is asked for again). */
+static int deliver(struct xfer *x, const char *p, size_t len)
+{
+	while (len && x->next < x->nrg) {
+		const struct lb_range *g = &x->rg[x->next];
+		unsigned long long want = g->off + x->in;
+		if (x->pos > want)
+			return x->stop = 1;
+		if (x->pos < want) {
+			size_t k = want - x->pos < len ? (size_t)(want - x->pos) : len;
+			p += k;
+			len -= k;
+			x->pos += k;
+			continue;
+		}
+		size_t k = g->len - x->in < len ? (size_t)(g->len - x->in) : len;
+		int r = x->rsink(x->sink_arg, x->pos, p, k);
+		if (r) {
+			x->err = r;
+			return 1;
+		}
+		x->in += k;
+		x->pos += k;
+		x->have += k;
+		p += k;
+		len -= k;
+		if (x->in == g->len) {
+			x->next++;
+			x->in = 0;
+		}
+	}
+	x->pos += len;
+	if (x->next == x->nrg)
+		return x->stop = 1;
+	return 0;
+}
+
+/* One line of a multipart/byteranges body outside the parts' data. */
+static void part_line(struct xfer *x)
+{
+	char *l = x->line;
+	size_t n = x->llen, bl = strlen(x->a.boundary);
+	while (n && (l[n - 1] == '\r' || l[n - 1] == '\n'))
+		n--;
+	l[n] = 0;
+	unsigned long long a, b;
+	if (n >= 2 + bl && !strncmp(l, "--", 2) && !strncmp(l + 2, x->a.boundary, bl)) {
+		x->mrange = 0; /* a part begins (or, with "--" after it, the body ends) */
+	} else if (!strncasecmp(l, "Content-Range:", 14) &&
+	           sscanf(l + 14, " bytes %llu-%llu", &a, &b) == 2 && b >= a) {
+		x->pos = a;
+		x->mleft = b - a + 1;
+		x->mrange = 1;
+	} else if (!n && x->mrange) {
+		x->mdata = 1;
+	}
+	x->llen = 0;
+}
+
+static int multipart(struct xfer *x, const char *p, size_t len)
+{
+	while (len) {
+		if (x->mdata) {
+			size_t k = x->mleft < len ? (size_t)x->mleft : len;
+			if (deliver(x, p, k))
+				return 1;
+			p += k;
+			len -= k;
+			if (!(x->mleft -= k))
+				x->mdata = x->mrange = 0;
+			continue;
+		}
+		char c = *p++;
+		len--;
+		if (x->llen + 1 < sizeof x->line)
+			x->line[x->llen++] = c;
+		if (c == '\n')
+			part_line(x);
+	}
+	return 0;
+}
+
+static int check_ranges_answer(struct xfer *x)
+{
+	x->checked = 1;
+	x->pos = 0;
+	x->multipart = x->mdata = x->mrange = 0;
+	x->llen = 0;
+	x->budget = x->f->bytes; /* received before this answer */
+	if (!is_http(x))
+		return 0; /* file://: the whole file */
+	long code = response_code(x);
+	if (code == 206 && x->a.boundary[0]) {
+		x->multipart = 1;
+	} else if (code == 206) {
+		if (x->a.range_start < 0)
+			return lb_errf(-EPROTO, "%s: a 206 answer without Content-Range", x->url);
+		x->pos = (unsigned long long)x->a.range_start;
+	} else if (code != 200) {
+		return lb_errf(-EPROTO, "%s: unexpected answer %ld %s", x->url, code,
+		               reason_of(x, code));
+	}
+	long long cl = content_length(x);
+	/* the whole file, or the parts asked for with their headers */
+	if (cl >= 0 && (unsigned long long)cl > x->size + 256 * (x->nrg - x->next + 1))
+		return too_large(x);
+	return 0;
+}
+
+static size_t on_ranges_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct xfer *x = arg;
+	size_t len = size * n;
+
+	x->f->bytes += len;
+	if (!x->checked && (x->err = check_ranges_answer(x)) != 0)
+		return len ? 0 : 1;
+	x->body += len;
+	if (x->body > x->size + 256 * (x->nrg + 1)) {
+		x->err = too_large(x);
+		return 0;
+	}
+	int stop = x->multipart ? multipart(x, p, len) : deliver(x, p, len);
+	progress(x, x->have, x->want);
+	pace(x, len);
+	return stop ? 0 : len;
+}
+
+/* "a-b,c-d,...": the ranges still wanted, at most LB_FETCH_RANGES_MAX of them. */
+static int range_header(struct xfer *x)
+{
+	size_t cap = 44 * LB_FETCH_RANGES_MAX + 1, at = 0;
+	if (!x->ranges && !(x->ranges = malloc(cap)))
+		return -ENOMEM;
+	for (size_t i = x->next; i < x->nrg && i < x->next + LB_FETCH_RANGES_MAX; i++) {
+		unsigned long long a = x->rg[i].off + (i == x->next ? x->in : 0);
+		at += (size_t)snprintf(x->ranges + at, cap - at, "%s%llu-%llu", at ? "," : "", a,
+		                       x->rg[i].off + x->rg[i].len - 1);
+	}
+	return 0;
+}
+
 static int check_small_answer(struct xfer *x)
 {
 	x->checked = 1;
@@ -488,7 +664,16 @@ static int attempt(struct xfer *x, struct curl_slist *headers)
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_WRITEDATA, x);
-	if (x->kind != K_SMALL) {
+	if (x->kind == K_RANGES) {
+		x->checked = x->stop = 0;
+		x->body = 0;
+		SET(CURLOPT_WRITEFUNCTION, on_ranges_data);
+		if (strncasecmp(x->url, "file:", 5)) {
+			if (range_header(x))
+				return lb_errf(-ENOMEM, "%s: out of memory", x->url);
+			SET(CURLOPT_RANGE, x->ranges);
+		}
+	} else if (x->kind != K_SMALL) {
 		x->skip = 0;
 		SET(CURLOPT_WRITEFUNCTION, x->kind == K_FILE ? on_file_data : on_stream_data);
 		if (x->have > 0) {
@@ -516,6 +701,11 @@ static int attempt(struct xfer *x, struct curl_slist *headers)
 
 	if (x->err)
 		return x->err;
+	if (x->kind == K_RANGES) {
+		if (x->stop || rc == CURLE_OK)
+			return 0;
+		return curl_error(x, rc);
+	}
 	if (rc == CURLE_OK && !x->checked) {
 		/* no body at all: 304, or an empty answer */
 		if (x->kind == K_SMALL && is_http(x) && response_code(x) == 304)
@@ -547,6 +737,8 @@ static int attempt(struct xfer *x, struct curl_slist *headers)
 
 static int done(struct xfer *x)
 {
+	if (x->kind == K_RANGES)
+		return x->next == x->nrg;
 	return x->kind != K_SMALL ? x->have >= x->size || x->ended : 1;
 }
 
@@ -559,10 +751,18 @@ static int run(struct xfer *x, struct curl_slist *headers)
 	int fails = 0, attempts = 0;
 
 	for (;;) {
+		unsigned long long before = x->have;
 		int r = attempt(x, headers);
 		attempts++;
 		if (!r && done(x))
 			return 0;
+		if (!r && x->kind == K_RANGES) {
+			/* an answer with only some of the ranges: ask for the rest */
+			if (x->have > before)
+				continue;
+			return lb_errf(-EPROTO, "%s: the answer had none of the bytes asked for",
+			               x->url);
+		}
 		if (r && !x->transient)
 			return r;
 		unsigned long long now = x->kind != K_SMALL ? x->have : x->len;
@@ -787,5 +987,34 @@ int lb_fetch_stream(struct lb_fetch *f, const char *url, unsigned long long max,
 	progress(&x, 0, max);
 	int r = run(&x, NULL);
 	*got = x.have;
+	return r;
+}
+
+int lb_fetch_ranges(struct lb_fetch *f, const char *url, unsigned long long size,
+                    const struct lb_range *rg, size_t n,
+                    int (*sink)(void *arg, unsigned long long off, const void *buf, size_t len),
+                    void *arg)
+{
+	struct xfer x = {.f = f,
+	                 .c = f->curl,
+	                 .url = url,
+	                 .kind = K_RANGES,
+	                 .fd = -1,
+	                 .size = size,
+	                 .rg = rg,
+	                 .nrg = n,
+	                 .rsink = sink,
+	                 .sink_arg = arg};
+	if (!f->curl)
+		return lb_errf(-EINVAL, "%s: fetcher not initialised", url);
+	for (size_t i = 0; i < n; i++) {
+		if (!rg[i].len || rg[i].off + rg[i].len > size ||
+		    (i && rg[i].off < rg[i - 1].off + rg[i - 1].len))
+			return lb_errf(-EINVAL, "%s: ranges not in order or past the end", url);
+		x.want += rg[i].len;
+	}
+	progress(&x, 0, x.want);
+	int r = n ? run(&x, NULL) : 0;
+	free(x.ranges);
 	return r;
 }

@@ -82,6 +82,25 @@ int lb_fetch_stream(struct lb_fetch *f, const char *url, unsigned long long max,
                     int (*sink)(void *arg, const void *buf, size_t len), void *arg,
                     unsigned long long *got) LB_MUST;
 
+/* A byte range of a file. */
+struct lb_range {
+	unsigned long long off, len;
+};
+
+#define LB_FETCH_RANGES_MAX 128 /* ranges in one request (a Range header of < 6 KB) */
+
+/* GET the ranges rg[0..n) (sorted, not overlapping, inside size, the file's
+ * size) of url with as few requests as possible: up to LB_FETCH_RANGES_MAX in
+ * each (a multipart/byteranges answer); a server that answers with fewer parts
+ * is asked again for the rest, and one that ignores Range (200) is read once from
+ * the start, the bytes between the ranges passed over. sink gets the ranges'
+ * bytes in order, each once, with their offset in the file. Retries resume
+ * after the last byte given. Same errors as lb_fetch_stream. */
+int lb_fetch_ranges(struct lb_fetch *f, const char *url, unsigned long long size,
+                    const struct lb_range *rg, size_t n,
+                    int (*sink)(void *arg, unsigned long long off, const void *buf, size_t len),
+                    void *arg) LB_MUST;
+
 /* GET a small file (at most max bytes, else -EFBIG) into a malloc'd,
  * NUL-terminated *body of *len bytes. With etag_in (non-NULL, non-empty) the
  * request is conditional (If-None-Match): an unchanged file answers 304, which

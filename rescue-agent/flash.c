@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The front of the flash module (flash.h): the backend for the slot, the image
- * cut into aligned blocks, the read-back check. */
+ * cut into aligned blocks, a sync every LB_FLASH_SYNC_BYTES written, the
+ * read-back check. */
 #include "flash.h"
 
 #include <errno.h>
@@ -98,7 +99,7 @@ int lb_flash_open(const char *dev, unsigned long long size, const char sha256[65
 	fl->bs = fl->o.block_size ? fl->o.block_size : LB_FLASH_BLOCK;
 	fl->size = size;
 	int r = 0;
-	if (fl->bs % 4096 || fl->bs > (64u << 20))
+	if (fl->bs % 4096 || fl->bs > LB_FLASH_BLOCK_MAX)
 		r = lb_errf(-EINVAL, "flash: block size %zu is not a multiple of 4096", fl->bs);
 	else if (strnlen(sha256, 65) != 64 ||
 	         sodium_hex2bin(fl->want, sizeof fl->want, sha256, 64, NULL, &wl, NULL) ||
@@ -106,8 +107,7 @@ int lb_flash_open(const char *dev, unsigned long long size, const char sha256[65
 		r = lb_errf(-EINVAL, "flash: bad sha256 '%.64s'", sha256);
 	else if (!size)
 		r = lb_errf(-EINVAL, "flash: an empty image");
-	else if (!(fl->dev = strdup(dev)) || !(fl->buf = malloc(fl->bs)) ||
-	         !(fl->rbuf = malloc(fl->bs)))
+	else if (!(fl->dev = strdup(dev)))
 		r = -ENOMEM;
 	struct stat st;
 	if (!r && stat(dev, &st) < 0)
@@ -119,7 +119,11 @@ int lb_flash_open(const char *dev, unsigned long long size, const char sha256[65
 		r = pick(fl);
 	}
 	if (!r)
-		r = fl->be->open(fl);
+		r = fl->be->open(fl); /* may set fl->bs */
+	if (!r && (!fl->bs || fl->bs > LB_FLASH_BLOCK_MAX))
+		r = lb_errf(-EINVAL, "%s: a block of %zu bytes is out of range", dev, fl->bs);
+	if (!r && (!(fl->buf = malloc(fl->bs)) || !(fl->rbuf = malloc(fl->bs))))
+		r = -ENOMEM;
 	if (!r && size > fl->capacity)
 		r = lb_errf(-LBE_NOSPACE,
 		            "%s: the image (%llu bytes) is larger than the %s (%llu bytes)", dev,
@@ -133,10 +137,17 @@ int lb_flash_open(const char *dev, unsigned long long size, const char sha256[65
 	return 0;
 }
 
+/* One block to the backend. What it wrote is made durable every
+ * LB_FLASH_SYNC_BYTES, so that a power cut loses at most that much of the work. */
 static int put_block(struct lb_flash *fl, const unsigned char *data, size_t len)
 {
+	unsigned long long before = fl->st.written;
 	int r = fl->be->block(fl, fl->off, data, len);
 	fl->off += len;
+	if (!r && fl->st.written != before && (fl->unsynced += fl->bs) >= LB_FLASH_SYNC_BYTES) {
+		fl->unsynced = 0;
+		r = fl->be->sync(fl);
+	}
 	return r;
 }
 
@@ -179,7 +190,10 @@ int lb_flash_finish(struct lb_flash *fl)
 		fl->fill = 0;
 		r = put_block(fl, fl->buf, n);
 	}
-	return r ? r : fl->be->sync(fl);
+	if (!r)
+		r = fl->be->sync(fl);
+	fl->unsynced = 0;
+	return r;
 }
 
 int lb_flash_verify(struct lb_flash *fl)
@@ -218,6 +232,11 @@ const char *lb_flash_kind(const struct lb_flash *fl)
 unsigned long long lb_flash_capacity(const struct lb_flash *fl)
 {
 	return fl->capacity;
+}
+
+size_t lb_flash_block_size(const struct lb_flash *fl)
+{
+	return fl->bs;
 }
 
 void lb_flash_close(struct lb_flash *fl)

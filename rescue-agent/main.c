@@ -13,9 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bootstate.h"
 #include "cmd.h"
 #include "engine.h"
 #include "fsop.h"
+#include "slots.h"
 
 #define LIFEBOAT_VERSION "0.1.0"
 #define LOCK_FILE        "lock"
@@ -42,8 +44,9 @@ static const struct lb_cmd commands[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: lifeboat [--root DIR] [--state DIR] [--json] [--wait] [--quiet]\n"
-	        "                [--no-scripts] [--allow-devices] COMMAND [ARGS]\n\ncommands:\n");
+	        "usage: lifeboat [--root DIR] [--state DIR] [--slot NAME] [--json] [--wait]\n"
+	        "                [--quiet] [--no-scripts] [--allow-devices] COMMAND [ARGS]\n\n"
+	        "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		char head[80];
 		snprintf(head, sizeof head, "%s %s", commands[i].name, commands[i].args);
@@ -114,7 +117,43 @@ locked:;
 	return 0;
 }
 
-static int open_ctx(struct lb_ctx *ctx, const struct lb_cmd *cmd, char *statebuf, size_t size)
+/* lifeboat.slot=NAME on the kernel command line: the slot the rescue system
+ * booted (it appends it), when lifeboat runs on that system's own root. */
+static const char *booted_slot(const struct lb_ctx *ctx, char *buf, size_t size)
+{
+	char rr[PATH_MAX], *line = NULL;
+	if (!realpath(ctx->root, rr) || strcmp(rr, "/") ||
+	    lb_read_file(AT_FDCWD, "/proc/cmdline", 1 << 16, &line, NULL))
+		return NULL;
+	const char *v = NULL;
+	for (char *save = NULL, *w = strtok_r(line, " \n", &save); w;
+	     w = strtok_r(NULL, " \n", &save))
+		if (!strncmp(w, "lifeboat.slot=", 14))
+			v = w + 14;
+	if (v)
+		snprintf(buf, size, "%s", v);
+	free(line);
+	lb_err_clear();
+	return v ? buf : NULL;
+}
+
+/* The root's package state: STATE/slot-SLOT when the slot is known (each slot of
+ * an A/B device has its own packages), else STATE itself. */
+static int open_pkg(struct lb_ctx *ctx, const struct lb_cmd *cmd, char *pkgbuf, size_t size)
+{
+	static char slotbuf[64];
+	if (!ctx->slot)
+		ctx->slot = booted_slot(ctx, slotbuf, sizeof slotbuf);
+	if (!ctx->slot) {
+		ctx->pkg = ctx->state;
+		ctx->pkgfd = ctx->statefd;
+		return 0;
+	}
+	return lb_ctx_open_slot(ctx, ctx->slot, cmd->flags & LB_CMD_CREATE, pkgbuf, size);
+}
+
+static int open_ctx(struct lb_ctx *ctx, const struct lb_cmd *cmd, char *statebuf, char *pkgbuf,
+                    size_t size)
 {
 	ctx->rootfd = open(ctx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx->rootfd < 0)
@@ -150,7 +189,8 @@ static int open_ctx(struct lb_ctx *ctx, const struct lb_cmd *cmd, char *statebuf
 	lb_fi_watch(ctx->root);
 	if (!ctx->state_in_root)
 		lb_fi_watch(ctx->state);
-	return take_lock(ctx);
+	int r = take_lock(ctx);
+	return r ? r : open_pkg(ctx, cmd, pkgbuf, size);
 }
 
 int main(int argc, char **argv)
@@ -160,14 +200,19 @@ int main(int argc, char **argv)
 	    {"json", no_argument, 0, 'j'},          {"wait", no_argument, 0, 'w'},
 	    {"quiet", no_argument, 0, 'q'},         {"no-scripts", no_argument, 0, 'n'},
 	    {"allow-devices", no_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
-	    {"version", no_argument, 0, 'V'},       {0, 0, 0, 0},
+	    {"version", no_argument, 0, 'V'},       {"slot", required_argument, 0, 'S'},
+	    {0, 0, 0, 0},
 	};
-	struct lb_ctx ctx = {.root = "/", .rootfd = -1, .statefd = -1, .lockfd = -1};
+	struct lb_ctx ctx = {.root = "/", .rootfd = -1, .statefd = -1, .pkgfd = -1, .lockfd = -1};
 	int c;
 	while ((c = getopt_long(argc, argv, "+r:s:jwqh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': ctx.root = optarg; break;
 		case 's': ctx.state = optarg; break;
+		case 'S':
+			ctx.slot = optarg;
+			ctx.slot_given = true;
+			break;
 		case 'j': ctx.json = true; break;
 		case 'w': ctx.wait = true; break;
 		case 'q': ctx.quiet = true; break;
@@ -196,10 +241,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	lb_fi_init();
-	char statebuf[PATH_MAX];
+	char statebuf[PATH_MAX], pkgbuf[PATH_MAX];
 	int r = 0;
 	if (!(cmd->flags & LB_CMD_NO_STATE)) {
-		r = open_ctx(&ctx, cmd, statebuf, sizeof statebuf);
+		r = open_ctx(&ctx, cmd, statebuf, pkgbuf, sizeof statebuf);
 		bool did;
 		if (!r && !(cmd->flags & LB_CMD_NO_RECOVER))
 			r = lb_recover(&ctx, &did);

@@ -606,7 +606,7 @@ int lb_plan_build(struct lb_ctx *ctx, const struct lb_desired *d, const char *po
 {
 	memset(plan, 0, sizeof *plan);
 	plan->serial = d->serial;
-	int r = lb_db_load(ctx->statefd, LB_DB_FILE, &plan->db);
+	int r = lb_db_load(ctx->pkgfd, LB_DB_FILE, &plan->db);
 	if (r)
 		return r;
 	plan->items = calloc(d->n + 1, sizeof *plan->items);

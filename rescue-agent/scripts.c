@@ -26,18 +26,18 @@ int lb_script_store(struct lb_ctx *ctx, const char *content, size_t len, char id
 	sodium_bin2hex(hex, sizeof hex, d, sizeof d);
 	memcpy(id, hex, LB_SCRIPT_ID_LEN);
 	id[LB_SCRIPT_ID_LEN] = 0;
-	int r = lb_ensure_dir(ctx->statefd, SCRIPT_DIR, 0755);
+	int r = lb_ensure_dir(ctx->pkgfd, SCRIPT_DIR, 0755);
 	if (r)
-		return lb_errf(r, "%s/%s: %s", ctx->state, SCRIPT_DIR, strerror(-r));
+		return lb_errf(r, "%s/%s: %s", ctx->pkg, SCRIPT_DIR, strerror(-r));
 	snprintf(name, sizeof name, SCRIPT_DIR "/%s", id);
 	struct stat st;
-	if (fstatat(ctx->statefd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (size_t)st.st_size == len)
+	if (fstatat(ctx->pkgfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && (size_t)st.st_size == len)
 		return 0;
 	/* content-addressed: not referenced by any database until the commit, and
 	 * synced with the rest of the transaction's data before it */
-	int fd = lb_create_unsafe(ctx->statefd, name, 0755, 1);
+	int fd = lb_create_unsafe(ctx->pkgfd, name, 0755, 1);
 	if (fd < 0)
-		return lb_errf(fd, "%s/%s: %s", ctx->state, name, strerror(-fd));
+		return lb_errf(fd, "%s/%s: %s", ctx->pkg, name, strerror(-fd));
 	r = lb_write_all(fd, content, len);
 	close(fd);
 	return r;
@@ -140,7 +140,7 @@ static bool referenced(const char *name, const struct lb_db *db, const struct lb
 
 void lb_script_gc(struct lb_ctx *ctx, const struct lb_db *db, const struct lb_journal *j)
 {
-	int dfd = openat(ctx->statefd, SCRIPT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = openat(ctx->pkgfd, SCRIPT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return;
 	DIR *d = fdopendir(dfd);

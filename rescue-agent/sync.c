@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,8 +28,10 @@
 #include "engine.h"
 #include "fetch.h"
 #include "fsop.h"
+#include "imgwrite.h"
 #include "minisign.h"
 #include "pkgdb.h"
+#include "slots.h"
 
 #define MAX_KEYS         8 /* pinned keys; also keys in a key list */
 #define MAX_STATE_SIZE   (16u << 20)
@@ -486,7 +489,8 @@ static void clean_cache(struct sync *s, const struct lb_desired *d)
 	}
 	struct dirent *de;
 	while ((de = readdir(dir))) {
-		if (de->d_name[0] == '.')
+		/* chunks/: OS image chunks fetched ahead, for `os write` (cmd_os.c) */
+		if (de->d_name[0] == '.' || !strcmp(de->d_name, "chunks"))
 			continue;
 		bool keep = false;
 		for (size_t i = 0; i < d->n && !keep; i++) {
@@ -656,6 +660,171 @@ static int os_pending(const struct lb_ctx *ctx, const struct lb_desired_image *i
 	return 0;
 }
 
+/* A field of a slot's record (STATE/slot-NAME/os), into buf; "" without one. */
+static void record_field(const struct lb_ctx *ctx, const char *name, char *buf, size_t size)
+{
+	struct lb_doc doc;
+	buf[0] = 0;
+	if (lb_os_record_load(ctx, &doc) == 0) {
+		const char *v = lb_para_get(&doc.paras[0], name);
+		snprintf(buf, size, "%s", v ? v : "");
+		lb_doc_free(&doc);
+	}
+	lb_err_clear();
+}
+
+/* The context of the other slot of an A/B pair: its package state, its root
+ * (mounted by the caller) not yet known. */
+static int other_ctx(const struct lb_ctx *ctx, const char *slot, struct lb_ctx *o, char *pkg,
+                     size_t size)
+{
+	*o = *ctx;
+	o->slot = slot;
+	o->pkg = pkg;
+	o->state_in_root = NULL;
+	o->rootfd = -1;
+	snprintf(pkg, size, "%s/slot-%s", ctx->state, slot);
+	char rel[64], scripts[80];
+	snprintf(rel, sizeof rel, "slot-%s", slot);
+	snprintf(scripts, sizeof scripts, "%s/scripts", rel);
+	int r = lb_ensure_dir(ctx->statefd, rel, 0755);
+	if (!r)
+		r = lb_ensure_dir(ctx->statefd, scripts, 0755);
+	o->pkgfd = r ? -1 : openat(ctx->statefd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (!r && o->pkgfd < 0)
+		r = -errno;
+	return r ? lb_errf(r, "%s: %s", pkg, strerror(-r)) : 0;
+}
+
+/* The packages of the desired state into the other slot's root, mounted here. */
+static int install_other(struct sync *s, struct lb_ctx *o, const struct lb_desired *d,
+                         const char *dev)
+{
+	static const char mnt[] = "/run/lifeboat-slot";
+	char cache[PATH_MAX];
+	snprintf(cache, sizeof cache, "%s/cache", s->ctx->state);
+	if (mkdir("/run", 0755) < 0 && errno != EEXIST)
+		return lb_errf(-errno, "/run: %s", strerror(errno));
+	if (mkdir(mnt, 0700) < 0 && errno != EEXIST)
+		return lb_errf(-errno, "%s: %s", mnt, strerror(errno));
+	if (mount(dev, mnt, "ext4", 0, NULL) < 0)
+		return lb_errf(-errno, "mount %s (ext4) on %s: %s", dev, mnt, strerror(errno));
+	o->root = mnt;
+	o->rootfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = o->rootfd < 0 ? lb_errf(-errno, "%s: %s", mnt, strerror(errno)) : 0;
+	struct lb_db db = {0};
+	unsigned long long bytes = 0;
+	if (!r)
+		r = lb_db_load(o->pkgfd, LB_DB_FILE, &db);
+	if (!r)
+		r = download(s, d, &db, &bytes);
+	if (!r)
+		r = lb_converge(o, d, cache);
+	lb_db_free(&db);
+	if (o->rootfd >= 0)
+		close(o->rootfd);
+	if (umount2(mnt, 0) < 0 && !r)
+		r = lb_errf(-errno, "umount %s: %s", mnt, strerror(errno));
+	return r;
+}
+
+/* A/B: the image onto the other slot while this system runs (reusing what this
+ * slot has), its packages installed, and the next boot tries it once. */
+static int update_other(struct sync *s, const struct lb_config *cfg, struct lb_link *l,
+                        const char *other, const char *dev, unsigned long long serial)
+{
+	struct lb_ctx *ctx = s->ctx, o;
+	char pkg[PATH_MAX], have[80], mine[PATH_MAX], size[32];
+	struct lb_bootstore st;
+	struct lb_bootstate bs, old;
+	lb_bootstore_setup(&st, ctx, cfg);
+	int r = lb_bootstore_load(&st, &bs);
+	if (!r)
+		r = other_ctx(ctx, other, &o, pkg, sizeof pkg);
+	if (r) {
+		lb_bootstore_close(&st);
+		return r;
+	}
+	record_field(&o, "Image-SHA256", have, sizeof have);
+	if (!strcmp(bs.failed_slot, other) && !strcmp(have, l->d.image.sha256)) {
+		if (!ctx->quiet)
+			fprintf(stderr,
+			        "lifeboat: sync: OS %s failed its trial boot in slot %s: waiting for "
+			        "a newer desired state\n",
+			        l->d.image.version, other);
+		close(o.pkgfd);
+		lb_bootstore_close(&st);
+		return 0;
+	}
+	char status[32];
+	record_field(&o, "Status", status, sizeof status);
+	if (!strcmp(bs.try_slot, other) && !strcmp(have, l->d.image.sha256) &&
+	    !strcmp(status, "complete")) {
+		if (!ctx->quiet)
+			fprintf(stderr,
+			        "lifeboat: sync: slot %s holds OS %s, to be tried at the next boot\n",
+			        other, l->d.image.version);
+		close(o.pkgfd);
+		lb_bootstore_close(&st);
+		return 0;
+	}
+	/* this slot's image is where most chunks are */
+	struct lb_imgsrc src = {mine, 0};
+	/* by name first: the record's path may be a udev link this system lacks */
+	if (lb_slot_device(ctx->slot, cfg->slot_devices, NULL, mine, sizeof mine))
+		record_field(ctx, "Slot-Device", mine, sizeof mine);
+	record_field(ctx, "Image-Size", size, sizeof size);
+	src.limit = strtoull(size, NULL, 10);
+	if (!ctx->quiet)
+		fprintf(stderr, "lifeboat: sync: OS %s goes into slot %s (%s) beside the running "
+		                "slot %s\n",
+		        l->d.image.version, other, dev, ctx->slot);
+	r = lb_os_write_slot(&o, l, cfg->master, dev, &src, mine[0] ? 1 : 0, true, serial);
+	if (!r && l->d.n)
+		r = install_other(s, &o, &l->d, dev);
+	old = bs;
+	if (!r) {
+		lb_boot_try(&bs, other);
+		r = lb_bootstore_commit(&st, &old, &bs);
+	}
+	if (!r && !ctx->quiet)
+		fprintf(stderr,
+		        "lifeboat: sync: slot %s holds OS %s and serial %llu; the next boot tries "
+		        "it once (reboot to proceed)\n",
+		        other, l->d.image.version, l->d.serial);
+	close(o.pkgfd);
+	lb_bootstore_close(&st);
+	return r;
+}
+
+/* Single slot: what the rescue system will need is fetched ahead into the cache
+ * while this system runs, then it is asked to rewrite the slot. */
+static int update_in_place(struct sync *s, const struct lb_config *cfg, struct lb_link *l,
+                           const char *have)
+{
+	struct lb_ctx *ctx = s->ctx;
+	char dev[PATH_MAX];
+	bool complete = false;
+	if (!ctx->slot || lb_slot_device(ctx->slot, cfg->slot_devices, NULL, dev, sizeof dev))
+		record_field(ctx, "Slot-Device", dev, sizeof dev);
+	int r = 0;
+	if (dev[0] && l->d.image.index) {
+		r = lb_os_prefetch(ctx, l, cfg->master, dev, 4u << 20, &complete);
+		if (r && !ctx->quiet) { /* the rescue system can fetch it all itself */
+			fprintf(stderr, "lifeboat: warning: %s\n", lb_err_msg());
+			lb_err_clear();
+			r = 0;
+		}
+	}
+	r = lb_boot_request_rescue(ctx, cfg, "rebuild");
+	if (!r && !ctx->quiet)
+		fprintf(stderr,
+		        "lifeboat: sync: OS %s replaces %s: the rescue system writes it at "
+		        "the next boot, then installs serial %llu (reboot to proceed)\n",
+		        l->d.image.version, have, l->d.serial);
+	return r;
+}
+
 int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
 {
 	struct lb_link l;
@@ -669,7 +838,7 @@ int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
 	r = open_dir(ctx, "cache", &s.cachefd);
 	snprintf(cache, sizeof cache, "%s/cache", ctx->state);
 	if (!r)
-		r = lb_db_load(ctx->statefd, LB_DB_FILE, &db);
+		r = lb_db_load(ctx->pkgfd, LB_DB_FILE, &db);
 	if (!r)
 		r = lb_sync_check_serial(cfg, &l, db.serial);
 	bool pending = false;
@@ -677,13 +846,14 @@ int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
 	if (!r)
 		r = os_pending(ctx, &l.d.image, &pending, have, sizeof have);
 	if (!r && pending) {
-		/* the packages go onto the new OS, after the rescue system wrote it */
-		r = lb_boot_request_rescue(ctx, cfg, "rebuild");
-		if (!r && !ctx->quiet)
-			fprintf(stderr,
-			        "lifeboat: sync: OS %s replaces %s: the rescue system writes it at "
-			        "the next boot, then installs serial %llu (reboot to proceed)\n",
-			        l.d.image.version, have, l.d.serial);
+		/* the packages go onto the new OS: into the other slot now, or into
+		 * this one after the rescue system rewrote it */
+		const char *other = ctx->slot ? lb_slot_other(ctx->slot) : NULL;
+		char dev[PATH_MAX];
+		if (other && !lb_slot_device(other, cfg->slot_devices, NULL, dev, sizeof dev))
+			r = update_other(&s, cfg, &l, other, dev, db.serial);
+		else
+			r = update_in_place(&s, cfg, &l, have);
 		lb_db_free(&db);
 		close(s.cachefd);
 		lb_link_free(&l);

@@ -57,5 +57,17 @@ void lb_bar_progress(void *arg, unsigned long long now, unsigned long long total
  * it): parsed into doc, one paragraph. -ENOENT when there is none, -LBE_CORRUPT
  * (with the message) when it is damaged. */
 int lb_os_record_load(const struct lb_ctx *ctx, struct lb_doc *doc) LB_MUST;
+struct lb_imgsrc;
+/* cmd_os.c: write the image of l's state onto dev (reusing what src and the cache
+ * have), record it in ctx's slot record; with reset, an empty package database
+ * with this serial. */
+int lb_os_write_slot(struct lb_ctx *ctx, struct lb_link *l, const char *master, const char *dev,
+                     const struct lb_imgsrc *src, size_t nsrc, bool reset,
+                     unsigned long long serial) LB_MUST;
+/* cmd_os.c: fetch into STATE/cache/chunks what a rewrite of slot (in place, by the
+ * rescue system) needs from the master, keeping reserve bytes free; *complete
+ * when it all fit. */
+int lb_os_prefetch(struct lb_ctx *ctx, struct lb_link *l, const char *master, const char *slot,
+                   unsigned long long reserve, bool *complete) LB_MUST;
 
 #endif

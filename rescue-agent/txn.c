@@ -285,9 +285,9 @@ static int sync_all(struct lb_ctx *ctx)
 {
 	int r = lb_syncfs(ctx->rootfd);
 	struct stat a, b;
-	if (!r && fstat(ctx->rootfd, &a) == 0 && fstat(ctx->statefd, &b) == 0 &&
+	if (!r && fstat(ctx->rootfd, &a) == 0 && fstat(ctx->pkgfd, &b) == 0 &&
 	    a.st_dev != b.st_dev)
-		r = lb_syncfs(ctx->statefd);
+		r = lb_syncfs(ctx->pkgfd);
 	return r ? lb_errf(r, "sync %s: %s", ctx->root, strerror(-r)) : 0;
 }
 
@@ -297,16 +297,16 @@ static int rollback(struct lb_ctx *ctx, struct lb_journal *j)
 	if (!r)
 		r = for_each_rec(ctx, j, "D", true, undo_one);
 	if (!r)
-		r = lb_unlink(ctx->statefd, LB_DB_NEW);
+		r = lb_unlink(ctx->pkgfd, LB_DB_NEW);
 	if (!r)
 		r = sync_all(ctx);
 	if (!r) {
 		struct lb_db db;
-		if (lb_db_load(ctx->statefd, LB_DB_FILE, &db) == 0) {
+		if (lb_db_load(ctx->pkgfd, LB_DB_FILE, &db) == 0) {
 			lb_script_gc(ctx, &db, NULL);
 			lb_db_free(&db);
 		}
-		r = lb_journal_remove(j, ctx->statefd);
+		r = lb_journal_remove(j, ctx->pkgfd);
 	}
 	return r ? lb_err_prefix(r, "roll back transaction %llu", j->txn) : 0;
 }
@@ -389,7 +389,7 @@ static int roll_forward(struct lb_ctx *ctx, struct lb_journal *j)
 {
 	int r = for_each_rec(ctx, j, "RVX", false, redo_one);
 	if (!r) {
-		r = lb_rename(ctx->statefd, LB_DB_NEW, ctx->statefd, LB_DB_FILE);
+		r = lb_rename(ctx->pkgfd, LB_DB_NEW, ctx->pkgfd, LB_DB_FILE);
 		if (r == -ENOENT)
 			r = 0;
 	}
@@ -407,16 +407,16 @@ static int roll_forward(struct lb_ctx *ctx, struct lb_journal *j)
 	if ((r = run_post_actions(ctx, j)))
 		return r;
 	struct lb_db db;
-	if ((r = lb_db_load(ctx->statefd, LB_DB_FILE, &db)))
+	if ((r = lb_db_load(ctx->pkgfd, LB_DB_FILE, &db)))
 		return r;
 	int cr = configure(ctx, j, &db);
 	char saved[1024];
 	snprintf(saved, sizeof saved, "%s", lb_err_msg());
-	r = lb_db_save(ctx->statefd, &db);
+	r = lb_db_save(ctx->pkgfd, &db);
 	if (!r) /* every post action has run: the database alone says what is referenced */
 		lb_script_gc(ctx, &db, NULL);
 	if (!r)
-		r = lb_journal_remove(j, ctx->statefd);
+		r = lb_journal_remove(j, ctx->pkgfd);
 	lb_db_free(&db);
 	if (cr) {
 		lb_errf(cr, "%s", saved);
@@ -429,16 +429,16 @@ int lb_recover(struct lb_ctx *ctx, bool *did)
 {
 	struct lb_journal j;
 	*did = false;
-	int r = lb_journal_load(ctx->statefd, &j);
+	int r = lb_journal_load(ctx->pkgfd, &j);
 	if (r)
 		return r;
-	if (faccessat(ctx->statefd, LB_JOURNAL_FILE, F_OK, 0) < 0) {
+	if (faccessat(ctx->pkgfd, LB_JOURNAL_FILE, F_OK, 0) < 0) {
 		lb_journal_free(&j);
-		return lb_unlink(ctx->statefd, LB_DB_NEW);
+		return lb_unlink(ctx->pkgfd, LB_DB_NEW);
 	}
 	*did = true;
 	if (j.state == LB_J_NONE)
-		r = lb_journal_remove(&j, ctx->statefd);
+		r = lb_journal_remove(&j, ctx->pkgfd);
 	else if (j.state == LB_J_PREPARED)
 		r = rollback(ctx, &j);
 	else
@@ -590,16 +590,16 @@ static int write_new_db(struct lb_ctx *ctx, const struct lb_plan *plan)
 	for (size_t i = 0; i < plan->n; i++)
 		db.pkgs[i] = *lb_item_rec(&plan->items[i]); /* shallow: not freed here */
 	lb_db_sort(&db);
-	int r = lb_db_write_unsafe(ctx->statefd, LB_DB_NEW, &db);
+	int r = lb_db_write_unsafe(ctx->pkgfd, LB_DB_NEW, &db);
 	free(db.pkgs);
-	return r ? lb_err_prefix(r, "write %s/%s", ctx->state, LB_DB_NEW) : 0;
+	return r ? lb_err_prefix(r, "write %s/%s", ctx->pkg, LB_DB_NEW) : 0;
 }
 
 /* Read the journal back as recovery would, expecting state want. */
 static int reload(struct lb_ctx *ctx, struct lb_journal *j, enum lb_jstate want)
 {
 	lb_journal_free(j);
-	int r = lb_journal_load(ctx->statefd, j);
+	int r = lb_journal_load(ctx->pkgfd, j);
 	if (!r && j->state != want)
 		r = lb_errf(-LBE_CORRUPT, "journal: not as it was just written");
 	return r;
@@ -611,13 +611,13 @@ int lb_plan_apply(struct lb_ctx *ctx, struct lb_plan *plan)
 		if (plan->db.serial == plan->serial)
 			return 0;
 		plan->db.serial = plan->serial;
-		return lb_db_save(ctx->statefd, &plan->db);
+		return lb_db_save(ctx->pkgfd, &plan->db);
 	}
 	struct lb_journal j;
 	lb_journal_init(&j, (unsigned long long)time(NULL));
 	int r = prepare_records(ctx, plan, &j);
 	if (!r)
-		r = lb_journal_prepare(&j, ctx->statefd);
+		r = lb_journal_prepare(&j, ctx->pkgfd);
 	if (r) {
 		lb_journal_free(&j);
 		return r;

@@ -18,7 +18,7 @@
 #   part  GPT name   size             holds
 #   1     rescue     16 MiB (or more) ext2 "rescue": vmlinuz + initramfs.cpio.xz, the
 #                                     rescue system a bootloader would start
-#   2     state      32 MiB           ext4 "lbstate": lifeboat.conf (with --conf), os
+#   2     state      32 MiB           ext4 "lbstate": lifeboat.conf (with --conf), slot-a/os
 #                                     (the record of slot a's image, with --rootfs); the
 #                                     rest (boot state, journal, database) comes at run time
 #   3     rootfs-a   slot size        the --rootfs image, or zeros
@@ -149,9 +149,11 @@ if [ -n "$CONF" ]; then
 	chmod 0644 "$WORK/state/lifeboat.conf"
 	state_what="lifeboat.conf"
 fi
-# the record of what the factory wrote into slot a (lifeboat os status): a later
+# the record of what the factory wrote into slot a (lifeboat --slot a os status,
+# beside slot a's package state): a later
 # desired state naming another image makes the device rewrite the slot
 if [ -n "$ROOTFS" ]; then
+	mkdir -p "$WORK/state/slot-a"
 	ver=$(debugfs -R "cat /etc/os-release" "$ROOTFS" 2>/dev/null | sed -n 's/^VERSION_ID="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p')
 	{
 		echo "Slot-Device: /dev/disk/by-partlabel/rootfs-a"
@@ -161,7 +163,7 @@ if [ -n "$ROOTFS" ]; then
 		echo "Image-Size: $(stat -c %s "$ROOTFS")"
 		echo "Serial: 0"
 		echo "Written: $(date -u -d "@${SOURCE_DATE_EPOCH:-0}" +%Y-%m-%dT%H:%M:%SZ)"
-	} >"$WORK/state/os"
+	} >"$WORK/state/slot-a/os"
 	state_what="$state_what${state_what:+, }os (the factory's image)"
 	state_what=${state_what#empty, }
 fi

@@ -560,11 +560,20 @@ do_sync() {
 	cmp -s /run/lifeboat-list.new /run/lifeboat-list || list_packages
 	# a new OS image for this single-slot device: the rescue system writes it
 	# shellcheck disable=SC2046
-	if lifeboat boot status --json $(conf_args) 2>/dev/null | grep -q '"rescue":"rebuild"'; then
+	bs=$(lifeboat boot status --json $(conf_args) 2>/dev/null)
+	case $bs in
+	*'"rescue":"rebuild"'*)
 		log "new OS image: rebooting into the rescue system to write it"
 		sync
 		reboot -f
-	fi
+		;;
+	*'"try_slot":"'*'"try_booted":false'*)
+		# A/B: the new OS is in the other slot, tried once at the next boot
+		log "new OS image in the other slot: rebooting to try it"
+		sync
+		reboot -f
+		;;
+	esac
 }
 
 list_packages() {

@@ -71,6 +71,18 @@ integration() { # BUILD-DIR
 		"$(sed 's/.* \([0-9]*\) failed.*/\1/' <<<"$line")"
 }
 
+vm_stage() { # NAME SCRIPT: a QEMU suite whose last line is "NAME: N passed, N failed"
+	local out line
+	out=$("$2" 2>&1)
+	echo "$out" | grep -vE '^ok ' | tail -80
+	line=$(tail -1 <<<"$out")
+	if [[ $line =~ ^$1:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		count "$1" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
+	else
+		count "$1" 0 1
+	fi
+}
+
 scripts/install-deps.sh || exit 1
 if scripts/lint.sh; then count lint 1 0; else count lint 0 1; fi
 build build && {
@@ -110,15 +122,12 @@ if scripts/fetch-debs.sh >/tmp/lifeboat-fetch.log 2>&1; then
 		count vm 0 1
 	fi
 	# the boot flow: counting, kexec, panics, hangs, corruption, a master that is
-	# down, power cycles, the serial shell, UBI (tests/vm/boot.sh, ~15 min of TCG)
-	out=$(tests/vm/boot.sh 2>&1)
-	echo "$out" | grep -vE '^ok ' | tail -80
-	line=$(tail -1 <<<"$out")
-	if [[ $line =~ ^vm-boot:\ ([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-		count vm-boot "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
-	else
-		count vm-boot 0 1
-	fi
+	# down, power cycles, the serial shell, UBI (~13 min of TCG)
+	vm_stage vm-boot tests/vm/boot.sh
+	# OS updates: A/B (success, fallback), single slot through the rescue system
+	vm_stage vm-update tests/vm/update.sh
+	# power cuts while writing a slot: block device and UBI volume
+	vm_stage vm-powercut tests/vm/powercut.sh
 else
 	tail -20 /tmp/lifeboat-fetch.log
 	echo "kernel-config: scripts/fetch-debs.sh failed (log: /tmp/lifeboat-fetch.log)"

@@ -10,6 +10,7 @@
 #   BENCH_TMPDIR               where the install roots go (default build/bench-tmp)
 #   BENCH_LINK                 0: skip the link benchmark (link-bench.sh) run at the end
 #   BENCH_BOOT                 0: skip the boot benchmark (boot-bench.sh, QEMU) after it
+#   BENCH_OS                   0: skip the OS-image update benchmark (os-bench.sh) at the end
 set -eu
 umask 022
 export LC_ALL=C
@@ -159,4 +160,9 @@ case " $tools " in *" lifeboat "*)
 		"$here/boot-bench.sh" || status=1
 	fi ;;
 esac
+# --- OS-image updates: full image, casync, xdelta3, zstd --patch-from (os-bench.sh)
+if [ "${BENCH_OS:-1}" != 0 ]; then
+	echo
+	"$here/os-bench.sh" || status=1
+fi
 exit $status

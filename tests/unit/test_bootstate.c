@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The boot state: counting, classifying the previous boot (watchdog and pstore
- * evidence), deciding, mark-good/reset, and the file and U-Boot backends. */
+ * evidence), deciding, mark-good/reset, the A/B try (try, commit, fall back), and
+ * the file and U-Boot backends. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -58,7 +59,7 @@ static void test_clean_boot(void **state)
 	assert_int_equal(lb_boot_decide(&bs, &lim), LB_BOOT_SLOT);
 	assert_null(lb_boot_reason(LB_BOOT_SLOT));
 	/* the OS came up: blessed, and the next boot is clean again */
-	lb_boot_mark_good(&bs);
+	assert_int_equal(lb_boot_mark_good(&bs, NULL), LB_GOOD_SLOT);
 	assert_int_equal(lb_boot_count(&bs, &none), LB_PREV_GOOD);
 	assert_int_equal(bs.attempts, 1);
 }
@@ -156,14 +157,14 @@ static void test_mark_good_and_reset(void **state)
 	bs.failures = 2;
 	strcpy(bs.rescue, "requested");
 	bs.bad_serial = 41;
-	lb_boot_mark_good(&bs);
+	assert_int_equal(lb_boot_mark_good(&bs, NULL), LB_GOOD_SLOT);
 	assert_int_equal(bs.attempts, 0);
 	assert_int_equal(bs.failures, 0);
 	assert_string_equal(bs.good_slot, "b");
 	assert_string_equal(bs.rescue, "requested"); /* clears nothing else */
 	assert_int_equal(bs.bad_serial, 41);
 	before = bs;
-	lb_boot_mark_good(&bs); /* idempotent */
+	lb_boot_mark_good(&bs, "b"); /* idempotent; the booted slot is the committed one */
 	assert_true(lb_bootstate_equal(&before, &bs));
 
 	bs.attempts = 4;
@@ -196,6 +197,250 @@ static void test_counters_saturate(void **state)
 	lb_boot_count(&bs, &watchdog);
 	assert_int_equal(bs.attempts, LB_BOOT_COUNT_MAX);
 	assert_int_equal(bs.failures, LB_BOOT_COUNT_MAX);
+}
+
+/* a device on slot a, blessed: what the main OS sees when it writes slot b */
+static void blessed_on_a(struct lb_bootstate *bs)
+{
+	lb_bootstate_init(bs);
+	lb_boot_count(bs, &none);
+	assert_int_equal(lb_boot_mark_good(bs, "a"), LB_GOOD_SLOT);
+}
+
+/* one boot as `boot count` runs it: count, decide, begin */
+static enum lb_boot_decision boot(struct lb_bootstate *bs, const struct lb_boot_evidence *ev)
+{
+	lb_boot_count(bs, ev);
+	enum lb_boot_decision d = lb_boot_decide(bs, &lim);
+	lb_boot_begin(bs, d);
+	return d;
+}
+
+static void test_try_commit(void **state)
+{
+	(void)state;
+	struct lb_bootstate bs;
+	blessed_on_a(&bs);
+	lb_boot_try(&bs, "b");
+	assert_string_equal(bs.try_slot, "b");
+	assert_false(bs.try_booted);
+	assert_int_equal(boot(&bs, &none), LB_BOOT_TRY);
+	assert_string_equal(lb_boot_target(&bs, LB_BOOT_TRY), "b");
+	assert_null(lb_boot_reason(LB_BOOT_TRY));
+	assert_true(bs.try_booted);
+	assert_string_equal(bs.slot, "a"); /* not committed yet */
+	assert_int_equal(bs.attempts, 1);
+	/* b came up and marks itself good: committed */
+	assert_int_equal(lb_boot_mark_good(&bs, "b"), LB_GOOD_COMMIT);
+	assert_string_equal(bs.slot, "b");
+	assert_string_equal(bs.good_slot, "b");
+	assert_string_equal(bs.try_slot, "");
+	assert_false(bs.try_booted);
+	assert_string_equal(bs.failed_slot, "");
+	assert_int_equal(bs.attempts, 0);
+	/* b boots from now on, and a second mark-good changes nothing */
+	struct lb_bootstate before = bs;
+	assert_int_equal(lb_boot_mark_good(&bs, "b"), LB_GOOD_SLOT);
+	assert_true(lb_bootstate_equal(&before, &bs));
+	assert_int_equal(boot(&bs, &none), LB_BOOT_SLOT);
+	assert_string_equal(lb_boot_target(&bs, LB_BOOT_SLOT), "b");
+	/* a commit forgets an earlier failed try */
+	strcpy(bs.failed_slot, "a");
+	lb_boot_try(&bs, "a");
+	boot(&bs, &none);
+	assert_int_equal(lb_boot_mark_good(&bs, "a"), LB_GOOD_COMMIT);
+	assert_string_equal(bs.slot, "a");
+	assert_string_equal(bs.failed_slot, "");
+}
+
+/* the try's boot never reaches mark-good: the next count falls back to the
+ * committed slot, remembers the failed slot, and holds nothing against slot a */
+static void test_try_fails_and_falls_back(void **state)
+{
+	(void)state;
+	struct lb_bootstate bs;
+	blessed_on_a(&bs);
+	lb_boot_try(&bs, "b");
+	assert_int_equal(boot(&bs, &none), LB_BOOT_TRY);
+	assert_int_equal(bs.attempts, 1);
+	/* b hangs: the watchdog resets the board */
+	assert_int_equal(lb_boot_count(&bs, &watchdog), LB_PREV_FAILED);
+	assert_string_equal(bs.failed_slot, "b");
+	assert_string_equal(bs.try_slot, "");
+	assert_false(bs.try_booted);
+	assert_int_equal(bs.failures, 0); /* b's failure is not slot a's */
+	assert_int_equal(bs.attempts, 1); /* this boot of a takes the try's place */
+	assert_int_equal(lb_boot_decide(&bs, &lim), LB_BOOT_SLOT);
+	assert_string_equal(bs.slot, "a");
+	assert_string_equal(bs.good_slot, "a");
+	/* a comes up: mark-good on the fallback slot blesses a, Failed-Slot stays */
+	assert_int_equal(lb_boot_mark_good(&bs, "a"), LB_GOOD_SLOT);
+	assert_string_equal(bs.slot, "a");
+	assert_string_equal(bs.failed_slot, "b");
+	assert_int_equal(bs.attempts, 0);
+
+	/* a power cut during the try is a failed try too: it is booted once */
+	lb_boot_try(&bs, "b");
+	boot(&bs, &none);
+	assert_int_equal(lb_boot_count(&bs, &none), LB_PREV_RESET);
+	assert_string_equal(bs.failed_slot, "b");
+	assert_int_equal(lb_boot_decide(&bs, &lim), LB_BOOT_SLOT);
+
+	/* a try of b that fails, then slot a that fails as it did before the try:
+	 * Boot-Max-Failures failures of a, no more and no fewer, reach rescue */
+	blessed_on_a(&bs);
+	lb_boot_try(&bs, "b");
+	boot(&bs, &none);
+	assert_int_equal(boot(&bs, &watchdog), LB_BOOT_SLOT);
+	for (unsigned f = 1; f <= lim.max_failures; f++)
+		assert_int_equal(boot(&bs, &watchdog),
+		                 f < lim.max_failures ? LB_BOOT_SLOT : LB_RESCUE_FAILURES);
+	assert_int_equal(bs.failures, lim.max_failures);
+	/* unexplained resets the same: Boot-Max-Attempts boots of slot a in all */
+	blessed_on_a(&bs);
+	lb_boot_try(&bs, "b");
+	boot(&bs, &none);
+	for (unsigned i = 1; i <= lim.max_attempts; i++)
+		assert_int_equal(boot(&bs, &none), LB_BOOT_SLOT);
+	assert_int_equal(boot(&bs, &none), LB_RESCUE_ATTEMPTS);
+}
+
+/* the committed slot is failing: a pending try still gets its one boot; when it
+ * fails too, the rescue logic applies to the committed slot; a rescue request
+ * comes before a try */
+static void test_try_and_rescue(void **state)
+{
+	(void)state;
+	struct lb_bootstate bs;
+	lb_bootstate_init(&bs);
+	bs.attempts = 1;
+	bs.failures = lim.max_failures - 1;
+	lb_boot_try(&bs, "b");
+	assert_int_equal(boot(&bs, &watchdog), LB_BOOT_TRY); /* a's last failure */
+	assert_int_equal(bs.failures, lim.max_failures);
+	assert_int_equal(boot(&bs, &watchdog), LB_RESCUE_FAILURES);
+	assert_string_equal(bs.failed_slot, "b");
+	assert_string_equal(bs.try_slot, "");
+	/* a failed try never leaves nothing to boot: rescue, or the committed slot */
+	lb_bootstate_init(&bs);
+	lb_boot_try(&bs, "b");
+	strcpy(bs.rescue, "rebuild");
+	assert_int_equal(boot(&bs, &none), LB_RESCUE_REBUILD);
+	assert_false(bs.try_booted); /* not booted: still pending */
+	strcpy(bs.rescue, "requested");
+	assert_int_equal(lb_boot_decide(&bs, &lim), LB_RESCUE_REQUESTED);
+	/* the rescue rebuilds slot a and resets: no try */
+	lb_boot_reset(&bs, "a");
+	assert_string_equal(bs.try_slot, "");
+	assert_false(bs.try_booted);
+	assert_int_equal(boot(&bs, &none), LB_BOOT_SLOT);
+	/* the rescue system cannot even start the try (no rootfs-b, e2fsck fails) */
+	lb_boot_try(&bs, "b");
+	assert_int_equal(boot(&bs, &none), LB_BOOT_TRY);
+	unsigned attempts = bs.attempts;
+	lb_boot_try_failed(&bs);
+	assert_string_equal(bs.failed_slot, "b");
+	assert_string_equal(bs.try_slot, "");
+	assert_int_equal(bs.attempts, attempts); /* this boot was counted */
+	assert_int_equal(lb_boot_decide(&bs, &lim), LB_BOOT_SLOT);
+	lb_boot_try_failed(&bs); /* again: nothing changes */
+	assert_string_equal(bs.failed_slot, "b");
+}
+
+static void test_try_mark_good_other_slots(void **state)
+{
+	(void)state;
+	struct lb_bootstate bs, before;
+	blessed_on_a(&bs);
+	/* the main OS of a wrote b and asked for a try; its own mark-good (the same
+	 * boot) blesses a and leaves the try pending */
+	lb_boot_try(&bs, "b");
+	bs.attempts = 3;
+	assert_int_equal(lb_boot_mark_good(&bs, "a"), LB_GOOD_SLOT);
+	assert_string_equal(bs.try_slot, "b");
+	assert_false(bs.try_booted);
+	assert_int_equal(bs.attempts, 0);
+	/* b is not booted yet: mark-good claiming b commits nothing */
+	before = bs;
+	assert_int_equal(lb_boot_mark_good(&bs, "b"), LB_GOOD_OTHER);
+	assert_true(lb_bootstate_equal(&before, &bs));
+	/* the try is booted; a mark-good that does not know the slot blesses the
+	 * counters as before, but never commits: the next count falls back */
+	boot(&bs, &none);
+	assert_int_equal(lb_boot_mark_good(&bs, NULL), LB_GOOD_SLOT);
+	assert_string_equal(bs.slot, "a");
+	assert_string_equal(bs.try_slot, "b");
+	assert_true(bs.try_booted);
+	assert_int_equal(bs.attempts, 0);
+	assert_int_equal(boot(&bs, &none), LB_BOOT_SLOT);
+	assert_string_equal(bs.failed_slot, "b");
+	assert_int_equal(bs.attempts, 1); /* this boot is counted */
+	/* a slot that is neither committed nor tried */
+	lb_boot_try(&bs, "b");
+	boot(&bs, &none);
+	before = bs;
+	assert_int_equal(lb_boot_mark_good(&bs, "c"), LB_GOOD_OTHER);
+	assert_true(lb_bootstate_equal(&before, &bs));
+	/* mark-good of a while the try is marked booted (its start failed and
+	 * try-failed was not run): a is blessed, b not committed */
+	assert_int_equal(lb_boot_mark_good(&bs, "a"), LB_GOOD_SLOT);
+	assert_string_equal(bs.slot, "a");
+	assert_true(bs.try_booted);
+}
+
+static void test_try_replace_cancel_reset(void **state)
+{
+	(void)state;
+	struct lb_bootstate bs;
+	blessed_on_a(&bs);
+	lb_boot_try(&bs, "b");
+	lb_boot_try(&bs, "c"); /* replaces b */
+	assert_string_equal(bs.try_slot, "c");
+	assert_int_equal(boot(&bs, &none), LB_BOOT_TRY);
+	assert_string_equal(lb_boot_target(&bs, LB_BOOT_TRY), "c");
+	/* set again while c runs uncommitted: pending again, c gets another boot */
+	lb_boot_try(&bs, "b");
+	assert_false(bs.try_booted);
+	assert_int_equal(lb_boot_mark_good(&bs, "c"), LB_GOOD_OTHER);
+	assert_int_equal(boot(&bs, &none), LB_BOOT_TRY);
+	assert_string_equal(lb_boot_target(&bs, LB_BOOT_TRY), "b");
+	assert_int_equal(boot(&bs, &none), LB_BOOT_SLOT);
+	assert_string_equal(bs.failed_slot, "b");
+	/* cancel */
+	lb_boot_try(&bs, "b");
+	lb_boot_try(&bs, NULL);
+	assert_string_equal(bs.try_slot, "");
+	assert_string_equal(bs.failed_slot, "b"); /* the last outcome stays */
+	assert_int_equal(boot(&bs, &none), LB_BOOT_SLOT);
+	/* reset clears a try, pending or booted; Failed-Slot only when rewritten */
+	lb_boot_try(&bs, "b");
+	boot(&bs, &none);
+	lb_boot_reset(&bs, "a");
+	assert_string_equal(bs.try_slot, "");
+	assert_false(bs.try_booted);
+	assert_string_equal(bs.failed_slot, "b");
+	lb_boot_reset(&bs, "b");
+	assert_string_equal(bs.failed_slot, "");
+}
+
+static void test_cmdline_slot(void **state)
+{
+	(void)state;
+	char s[LB_BOOT_NAME_MAX] = "";
+	assert_true(lb_boot_cmdline_slot("root=/dev/vda3 rw lifeboat.slot=b console=ttyS0\n", s));
+	assert_string_equal(s, "b");
+	assert_true(lb_boot_cmdline_slot("lifeboat.slot=a lifeboat.slot=slot_2\n", s));
+	assert_string_equal(s, "slot_2"); /* the last one wins */
+	assert_true(lb_boot_cmdline_slot("quiet\tlifeboat.slot=c", s));
+	assert_string_equal(s, "c");
+	strcpy(s, "x");
+	assert_false(lb_boot_cmdline_slot("root=/dev/vda3 rw\n", s));
+	assert_false(lb_boot_cmdline_slot("", s));
+	assert_false(lb_boot_cmdline_slot("lifeboat.slot=", s));
+	assert_false(lb_boot_cmdline_slot("lifeboat.slot=B!", s));
+	assert_false(lb_boot_cmdline_slot("xlifeboat.slot=b lifeboat.slots=b", s));
+	assert_false(lb_boot_cmdline_slot("lifeboat.slot=0123456789012345678901234567890123", s));
+	assert_string_equal(s, "x"); /* untouched */
 }
 
 static void make_sysfs(const char *root, const char *name, const char *bootstatus)
@@ -370,6 +615,9 @@ static void test_file_roundtrip(void **state)
 	strcpy(b.rescue, "rebuild");
 	b.bad_serial = 18446744073709551615ULL;
 	strcpy(b.evidence, "0123456789abcdef");
+	strcpy(b.try_slot, "c");
+	b.try_booted = true;
+	strcpy(b.failed_slot, "d");
 	assert_int_equal(lb_bootstore_commit(&s, &a, &b), 0);
 	assert_true(exists(t->path, LB_BOOT_FILE));
 	assert_false(exists(t->path, LB_BOOT_FILE ".lb-tmp"));
@@ -390,6 +638,28 @@ static void test_file_roundtrip(void **state)
 	assert_int_equal(b.attempts, 3);
 	assert_int_equal(b.failures, 1);
 	assert_string_equal(b.good_slot, "");
+
+	/* the try's fields, written only when set */
+	lb_bootstate_init(&a);
+	lb_boot_try(&a, "b");
+	len = lb_bootstate_format(&a, buf, sizeof buf);
+	assert_string_equal(buf, "Format: 1\nSlot: a\nGood-Slot: \nAttempts: 0\nFailures: 0\n"
+	                         "Rescue: \nBad-Serial: 0\nTry-Slot: b\nTry-Booted: no\n");
+	assert_int_equal(lb_bootstate_parse(buf, len, &b), 0);
+	assert_true(lb_bootstate_equal(&a, &b));
+	a.try_booted = true;
+	strcpy(a.failed_slot, "c");
+	strcpy(a.evidence, "0123");
+	len = lb_bootstate_format(&a, buf, sizeof buf);
+	assert_non_null(
+	    strstr(buf, "Try-Slot: b\nTry-Booted: yes\nFailed-Slot: c\nEvidence: 0123\n"));
+	assert_int_equal(lb_bootstate_parse(buf, len, &b), 0);
+	assert_true(lb_bootstate_equal(&a, &b));
+	/* Try-Booted without a slot to try is nothing (what format writes back) */
+	const char *odd = "Format: 1\nSlot: a\nAttempts: 1\nFailures: 0\nTry-Booted: yes\n";
+	assert_int_equal(lb_bootstate_parse(odd, strlen(odd), &b), 0);
+	assert_false(b.try_booted);
+	/* a lifeboat without A/B reads the file of one with it, and ignores the try */
 }
 
 static void test_file_damaged(void **state)
@@ -412,6 +682,10 @@ static void test_file_damaged(void **state)
 	    {"Format: 1\nSlot: a\nSlot: b\nAttempts: 1\nFailures: 0\n", -LBE_CORRUPT},
 	    {"Format: 0\nSlot: a\nAttempts: 1\nFailures: 0\n", -LBE_CORRUPT},
 	    {"Format: 2\nSlot: a\nAttempts: 1\nFailures: 0\n", -LBE_FORMAT_VER},
+	    {"Format: 1\nSlot: a\nAttempts: 1\nFailures: 0\nTry-Slot: B\n", -LBE_CORRUPT},
+	    {"Format: 1\nSlot: a\nAttempts: 1\nFailures: 0\nTry-Slot: b\nTry-Booted: 1\n",
+	     -LBE_CORRUPT},
+	    {"Format: 1\nSlot: a\nAttempts: 1\nFailures: 0\nFailed-Slot: ../b\n", -LBE_CORRUPT},
 	};
 	struct lb_bootstore s = file_store(t);
 	for (size_t i = 0; i < N(cases); i++) {
@@ -471,10 +745,21 @@ static void test_uboot_backend(void **state)
 	/* a second write goes to the other copy; the first stays as it was */
 	b.attempts = 2;
 	b.rescue[0] = 0;
+	lb_boot_try(&b, "b");
+	b.try_booted = true;
+	strcpy(b.failed_slot, "c");
 	assert_int_equal(lb_bootstore_commit(&s, &a, &b), 0);
 	lb_bootstore_close(&s);
 	assert_int_equal(lb_bootstore_load(&s, &a), 0);
 	assert_true(lb_bootstate_equal(&a, &b));
+	/* the try ends: its variables go */
+	lb_boot_try_failed(&b);
+	assert_int_equal(lb_bootstore_commit(&s, &a, &b), 0);
+	lb_bootstore_close(&s);
+	assert_int_equal(lb_bootstore_load(&s, &a), 0);
+	assert_true(lb_bootstate_equal(&a, &b));
+	assert_string_equal(a.failed_slot, "b");
+	assert_string_equal(a.try_slot, "");
 	lb_bootstore_close(&s);
 }
 
@@ -487,6 +772,12 @@ int main(void)
 	    cmocka_unit_test(test_decide_table),
 	    cmocka_unit_test(test_mark_good_and_reset),
 	    cmocka_unit_test(test_counters_saturate),
+	    cmocka_unit_test(test_try_commit),
+	    cmocka_unit_test(test_try_fails_and_falls_back),
+	    cmocka_unit_test(test_try_and_rescue),
+	    cmocka_unit_test(test_try_mark_good_other_slots),
+	    cmocka_unit_test(test_try_replace_cancel_reset),
+	    cmocka_unit_test(test_cmdline_slot),
 	    cmocka_unit_test_setup_teardown(test_watchdog_sysfs, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pstore_evidence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pstore_counted_once, setup, teardown),

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The flash module on regular files standing in for a block device, and the
- * UBI backend's way in (a fake sysfs in front of /dev/null: detection, the size
- * bound, the volume update's ioctl). Real block devices and UBI volumes are
- * tested in QEMU. */
+/* The flash module on regular files standing in for a block device, and the UBI
+ * backend without a kernel: a fake sysfs says that /dev/zero is a UBI volume, and
+ * a shim of ioctl(2) records the UBI requests (detection, the size bound, which
+ * LEBs are changed and how, the damaged volume emptied first). Real block devices
+ * and UBI volumes, and power cuts while writing them, are tested in QEMU
+ * (tests/vm/powercut.sh). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,11 +13,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <mtd/ubi-user.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -151,6 +156,33 @@ static void test_write_rewrite_partial(void **state)
 	assert_memory_equal(b, im.data, len);
 	assert_int_equal(b[len], 0xaa);
 	free(b);
+	free(im.data);
+}
+
+/* A write cut off half-way (the process died): the next write of the same
+ * image reads past the blocks already right and writes only the rest. */
+static void test_resume_after_interruption(void **state)
+{
+	struct tdir *t = *state;
+	char path[128];
+	make_slot(t, "slot", 16 * BS, path, sizeof path);
+	struct img im;
+	img_random(&im, 12 * BS + 300);
+	struct lb_flash *fl;
+	struct lb_flash_opts o = {.block_size = BS, .before_write = count_calls};
+	calls = 0;
+	assert_int_equal(lb_flash_open(path, im.len, im.sha, &o, &fl), 0);
+	assert_int_equal(lb_flash_write(fl, im.data, 5 * BS + 17), 0);
+	assert_int_equal(lb_flash_stats(fl)->written, 5);
+	lb_flash_close(fl); /* no finish: the power went */
+	assert_int_equal(calls, 1);
+
+	struct lb_flash_stats st;
+	assert_int_equal(flash(path, &im, BS, &st), 0);
+	assert_int_equal(st.blocks, 13);
+	assert_int_equal(st.skipped, 5);
+	assert_int_equal(st.written, 8);
+	assert_int_equal(calls, 1);
 	free(im.data);
 }
 
@@ -309,50 +341,214 @@ static void put(const char *dir, const char *name, const char *text)
 	fclose(f);
 }
 
-/* A fake sysfs says /dev/null is a UBI volume of 4 erase blocks of 126976 bytes:
- * the UBI backend is chosen, bounds the image by the volume's size, and starts a
- * volume update (which /dev/null refuses: ENOTTY). */
-static void test_ubi_path(void **state)
+/* The ioctl(2) shim: UBI's volume requests are recorded and answered with
+ * ubi_errno (0: done, as the kernel would); the rest go to the kernel. */
+struct ubi_call {
+	unsigned long req;
+	struct ubi_leb_change_req ch; /* UBI_IOCEBCH */
+	int64_t bytes;                /* UBI_IOCVOLUP */
+};
+static struct ubi_call ubi_calls[16];
+static int n_ubi_calls, ubi_errno;
+
+int ioctl(int fd, unsigned long req, ...)
 {
-	struct tdir *t = *state;
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (req != UBI_IOCEBCH && req != UBI_IOCVOLUP)
+		return (int)syscall(SYS_ioctl, fd, req, arg);
+	struct ubi_call *c = &ubi_calls[n_ubi_calls < 16 ? n_ubi_calls : 15];
+	n_ubi_calls++;
+	*c = (struct ubi_call){.req = req};
+	if (req == UBI_IOCEBCH)
+		memcpy(&c->ch, arg, sizeof c->ch);
+	else
+		memcpy(&c->bytes, arg, sizeof c->bytes);
+	if (ubi_errno) {
+		errno = ubi_errno;
+		return -1;
+	}
+	return 0;
+}
+
+/* fsync(2) of a character device (/dev/zero refuses it) succeeds. */
+int fsync(int fd)
+{
 	struct stat st;
-	assert_int_equal(stat("/dev/null", &st), 0);
-	char dir[256], link[300];
-	snprintf(dir, sizeof dir, "%s/dev/char/%u:%u", t->path, major(st.st_rdev),
-	         minor(st.st_rdev));
-	char cmd[400];
+	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode))
+		return 0;
+	return (int)syscall(SYS_fsync, fd);
+}
+
+#define LEB 15360 /* a NAND-sized LEB: 16 KiB less two 512-byte pages */
+
+/* A fake sysfs in tdir says that /dev/zero (reads zeros, swallows writes) is a
+ * dynamic UBI volume of 8 LEBs; returns its sysfs directory in dir. */
+static void fake_ubi(struct tdir *t, char *dir, size_t dirlen)
+{
+	struct stat st;
+	assert_int_equal(stat("/dev/zero", &st), 0);
+	snprintf(dir, dirlen, "%s/dev/char/%u:%u", t->path, major(st.st_rdev), minor(st.st_rdev));
+	char cmd[400], link[300];
 	snprintf(cmd, sizeof cmd, "mkdir -p %s %s/class/ubi", dir, t->path);
 	assert_int_equal(system(cmd), 0);
 	snprintf(link, sizeof link, "%s/subsystem", dir);
+	(void)unlink(link); /* a second volume in the same test */
 	assert_int_equal(symlink("../../../class/ubi", link), 0);
-	static const char sha[] =
-	    "0000000000000000000000000000000000000000000000000000000000000000";
+	put(dir, "reserved_ebs", "8\n");
+	snprintf(cmd, sizeof cmd, "%d\n", LEB);
+	put(dir, "usable_eb_size", cmd);
+	put(dir, "type", "dynamic\n");
+	put(dir, "upd_marker", "0\n");
+	n_ubi_calls = 0;
+	ubi_errno = 0;
+	calls = 0;
+}
+
+static const char zsha[] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/* Write len bytes of data onto the fake volume, in odd pieces, then finish. */
+static int ubi_flash(struct tdir *t, const unsigned char *data, size_t len,
+                     struct lb_flash_stats *st)
+{
+	struct lb_flash_opts o = {.sysfs = t->path, .before_write = count_calls, .block_size = BS};
+	struct lb_flash *fl;
+	int r = lb_flash_open("/dev/zero", len, zsha, &o, &fl);
+	if (r)
+		return r;
+	assert_int_equal(lb_flash_block_size(fl), LEB); /* the LEB, whatever block_size says */
+	for (size_t off = 0; !r && off < len; off += 7000)
+		r = lb_flash_write(fl, data + off, len - off < 7000 ? len - off : 7000);
+	if (!r)
+		r = lb_flash_finish(fl);
+	if (st)
+		*st = *lb_flash_stats(fl);
+	lb_flash_close(fl);
+	return r;
+}
+
+/* Each LEB is read first: those that already hold the image's bytes (zeros, on
+ * /dev/zero) are left alone; each other one is one atomic LEB change of a whole
+ * LEB, the final partial one included (the rest as it was). */
+static void test_ubi_leb_changes(void **state)
+{
+	struct tdir *t = *state;
+	char dir[256];
+	fake_ubi(t, dir, sizeof dir);
+	size_t len = 3 * LEB + 1000;
+	unsigned char *data = calloc(1, len);
+	assert_non_null(data);
+	randombytes_buf(data + LEB + 100, 50); /* LEB 1 differs */
+	data[len - 1] = 1;                     /* and the final partial LEB 3 */
+	struct lb_flash_stats st;
+	assert_int_equal(ubi_flash(t, data, len, &st), 0);
+	assert_int_equal(st.blocks, 4);
+	assert_int_equal(st.written, 2);
+	assert_int_equal(st.skipped, 2);
+	assert_int_equal(calls, 1);
+	assert_int_equal(n_ubi_calls, 2);
+	assert_int_equal(ubi_calls[0].req, UBI_IOCEBCH);
+	assert_int_equal(ubi_calls[0].ch.lnum, 1);
+	assert_int_equal(ubi_calls[0].ch.bytes, LEB);
+	assert_int_equal(ubi_calls[1].req, UBI_IOCEBCH);
+	assert_int_equal(ubi_calls[1].ch.lnum, 3);
+	assert_int_equal(ubi_calls[1].ch.bytes, LEB);
+
+	/* a volume that holds the image already: nothing changes */
+	memset(data, 0, len);
+	fake_ubi(t, dir, sizeof dir);
+	assert_int_equal(ubi_flash(t, data, len, &st), 0);
+	assert_int_equal(st.written, 0);
+	assert_int_equal(st.skipped, 4);
+	assert_int_equal(calls, 0);
+	assert_int_equal(n_ubi_calls, 0);
+
+	/* the kernel refuses the change: the first error stops the write */
+	data[0] = 1;
+	fake_ubi(t, dir, sizeof dir);
+	ubi_errno = EBUSY;
+	lb_err_clear();
+	assert_int_equal(ubi_flash(t, data, len, NULL), -EBUSY);
+	assert_non_null(strstr(lb_err_msg(), "changing eraseblock 0 (UBI_IOCEBCH)"));
+	assert_non_null(strstr(lb_err_msg(), "open elsewhere"));
+	assert_int_equal(n_ubi_calls, 1);
+	free(data);
+}
+
+/* A volume left marked by an unfinished volume update cannot be read: it is
+ * emptied (a volume update of 0 bytes) just before the first LEB is read, after
+ * before_write, and only then written LEB by LEB. */
+static void test_ubi_update_marker(void **state)
+{
+	struct tdir *t = *state;
+	char dir[256];
+	fake_ubi(t, dir, sizeof dir);
+	put(dir, "upd_marker", "1\n");
+	unsigned char data[2 * LEB] = {0};
+	data[LEB] = 7;
+	struct lb_flash_stats st;
+	assert_int_equal(ubi_flash(t, data, sizeof data, &st), 0);
+	assert_int_equal(calls, 1);
+	assert_int_equal(n_ubi_calls, 2);
+	assert_int_equal(ubi_calls[0].req, UBI_IOCVOLUP);
+	assert_int_equal(ubi_calls[0].bytes, 0);
+	assert_int_equal(ubi_calls[1].req, UBI_IOCEBCH);
+	assert_int_equal(ubi_calls[1].ch.lnum, 1);
+	assert_int_equal(st.written, 1);
+	assert_int_equal(st.skipped, 1);
+
+	fake_ubi(t, dir, sizeof dir);
+	put(dir, "upd_marker", "1\n");
+	ubi_errno = EPERM;
+	lb_err_clear();
+	assert_int_equal(ubi_flash(t, data, sizeof data, NULL), -EPERM);
+	assert_non_null(strstr(lb_err_msg(), "marked as damaged by an unfinished update"));
+	assert_int_equal(n_ubi_calls, 1);
+}
+
+/* How a UBI volume is recognised and bounded; what is refused. */
+static void test_ubi_path(void **state)
+{
+	struct tdir *t = *state;
+	char dir[256];
+	fake_ubi(t, dir, sizeof dir);
 	struct lb_flash_opts o = {.sysfs = t->path, .before_write = count_calls};
 	struct lb_flash *fl;
 	/* the UBI device itself (no reserved_ebs) is not a volume */
+	char p[300];
+	snprintf(p, sizeof p, "%s/reserved_ebs", dir);
+	assert_int_equal(unlink(p), 0);
 	lb_err_clear();
-	assert_int_equal(lb_flash_open("/dev/null", 10, sha, &o, &fl), -ENOENT);
+	assert_int_equal(lb_flash_open("/dev/zero", 10, zsha, &o, &fl), -ENOENT);
 	assert_non_null(strstr(lb_err_msg(), "a UBI device, not a volume"));
 
 	put(dir, "reserved_ebs", "4\n");
-	put(dir, "usable_eb_size", "126976\n");
 	lb_err_clear();
-	assert_int_equal(lb_flash_open("/dev/null", 4 * 126976 + 1, sha, &o, &fl), -LBE_NOSPACE);
-	assert_non_null(strstr(lb_err_msg(), "larger than the UBI volume (507904 bytes)"));
+	assert_int_equal(lb_flash_open("/dev/zero", 4 * LEB + 1, zsha, &o, &fl), -LBE_NOSPACE);
+	assert_non_null(strstr(lb_err_msg(), "larger than the UBI volume (61440 bytes)"));
 
-	assert_int_equal(lb_flash_open("/dev/null", 4 * 126976, sha, &o, &fl), 0);
+	assert_int_equal(lb_flash_open("/dev/zero", 4 * LEB, zsha, &o, &fl), 0);
 	assert_string_equal(lb_flash_kind(fl), "UBI volume");
-	assert_int_equal(lb_flash_capacity(fl), 507904);
-	static unsigned char block[LB_FLASH_BLOCK];
-	calls = 0;
-	lb_err_clear();
-	assert_int_equal(lb_flash_write(fl, block, sizeof block), -ENOTTY);
-	assert_non_null(strstr(lb_err_msg(), "UBI_IOCVOLUP"));
-	assert_int_equal(calls, 1);
+	assert_int_equal(lb_flash_capacity(fl), 4 * LEB);
+	assert_int_equal(lb_flash_block_size(fl), LEB);
+	assert_int_equal(lb_flash_stats(fl)->blocks, 4);
 	lb_flash_close(fl);
+	assert_int_equal(calls, 0);
+
+	/* a static volume cannot have its LEBs changed */
+	put(dir, "type", "static\n");
+	lb_err_clear();
+	assert_int_equal(lb_flash_open("/dev/zero", 10, zsha, &o, &fl), -EINVAL);
+	assert_non_null(strstr(lb_err_msg(), "a static UBI volume: a slot must be a dynamic"));
+	put(dir, "type", "dynamic\n");
 
 	put(dir, "usable_eb_size", "lots\n");
-	assert_int_equal(lb_flash_open("/dev/null", 10, sha, &o, &fl), -EINVAL);
+	assert_int_equal(lb_flash_open("/dev/zero", 10, zsha, &o, &fl), -EINVAL);
+	put(dir, "usable_eb_size", "0\n");
+	assert_int_equal(lb_flash_open("/dev/zero", 10, zsha, &o, &fl), -EINVAL);
+	assert_null(fl);
 }
 
 int main(void)
@@ -361,12 +557,15 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_write_rewrite_partial, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resume_after_interruption, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_larger_than_slot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verify_detects_corruption, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sizes_and_hook_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_not_a_slot, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ubi_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ubi_leb_changes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ubi_update_marker, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

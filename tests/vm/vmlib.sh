@@ -4,10 +4,15 @@
 #
 # Sourced from bash with the repository as the working directory. Sets and uses:
 #   BUILD [build]   VMB=$BUILD/vm (keys, OS images, pool, disk)   W (work dir)
+#   SYSROOT [build/sysroot: where scripts/fetch-debs.sh puts it, whatever BUILD is]
+#   INITRD [$BUILD/initramfs.cpio.xz]   VM_EXTRA (array): more QEMU arguments for vm_start
 # Every QEMU and nginx started here is stopped by vm_cleanup (call it from a trap).
 
 BUILD=${BUILD:-build}
-SYSROOT=${SYSROOT:-$BUILD/sysroot}
+SYSROOT=${SYSROOT:-build/sysroot}
+export SYSROOT # build-os.sh, build-disk.sh and run-vm.sh read it
+INITRD=${INITRD:-$BUILD/initramfs.cpio.xz}
+VM_EXTRA=()
 VMB=$BUILD/vm
 KEY=$VMB/master.key
 VM_PIDS=""
@@ -20,7 +25,7 @@ vm_die() { echo "vm: $*" >&2; exit 1; }
 # Quiet unless something fails; rebuilds only what is missing or older.
 vm_build() {
 	mkdir -p "$VMB"
-	make -s "$BUILD/lifeboat" "$BUILD/lifeboat-master" >"$VMB/make.log" 2>&1 ||
+	make -s BUILD="$BUILD" "$BUILD/lifeboat" "$BUILD/lifeboat-master" >"$VMB/make.log" 2>&1 ||
 		{ tail -20 "$VMB/make.log"; vm_die "make failed"; }
 	[ -f "$SYSROOT/KVER" ] || scripts/fetch-debs.sh >"$VMB/fetch.log" 2>&1 ||
 		{ tail -20 "$VMB/fetch.log"; vm_die "scripts/fetch-debs.sh failed"; }
@@ -38,7 +43,7 @@ vm_build() {
 		f=$VMB/rootfs-${v%%:*}-${v#*:}.ext4
 		if [ ! -f "$f" ] || [ "$BUILD/lifeboat" -nt "$f" ] || [ scripts/build-os.sh -nt "$f" ] ||
 			[ "$KEY.pub" -nt "$f" ]; then
-			scripts/build-os.sh --version "${v%%:*}" --flavor "${v#*:}" --out "$f" --pubkey "$KEY.pub" \
+			BUILD=$BUILD scripts/build-os.sh --version "${v%%:*}" --flavor "${v#*:}" --out "$f" --pubkey "$KEY.pub" \
 				>"$VMB/os.log" 2>&1 || { tail -20 "$VMB/os.log"; vm_die "build-os $v failed"; }
 		fi
 	done
@@ -134,7 +139,7 @@ vm_conf() {
 
 # vm_disk OUT ROOTFS CONF: a device disk (GPT: rescue, state, rootfs-a)
 vm_disk() {
-	scripts/build-disk.sh --out "$1" --rootfs "$2" --conf "$3" >"$W/disk.log" 2>&1 ||
+	BUILD=$BUILD scripts/build-disk.sh --out "$1" --rootfs "$2" --conf "$3" >"$W/disk.log" 2>&1 ||
 		{ tail -20 "$W/disk.log"; vm_die "build-disk failed"; }
 }
 
@@ -144,19 +149,20 @@ vm_disk() {
 VM_BOARD_ARGS='memmap=1M$0x1f000000 ramoops.mem_address=0x1f000000 ramoops.mem_size=0x100000 ramoops.record_size=0x20000 ramoops.ecc=1'
 
 # vm_start NAME DISK TIMEOUT [KERNEL ARGS]: boot in the background (reboots
-# allowed, as a board would), console in $W/NAME.log, input from the fifo $W/NAME.in;
-# sets VM_PID. The guest reaches the master as http://10.0.2.100: QEMU runs one
-# socat per guest connection to nginx on loopback (guestfwd's "cmd:" form; its
-# "tcp:" form opens a single connection when QEMU starts, and fails when the master
-# is down then)
+# allowed, as a board would), console in $W/NAME.log, input from the fifo $W/NAME.in,
+# QEMU's pid in $W/NAME.pid, the arguments in VM_EXTRA added; sets VM_PID. The guest
+# reaches the master as http://10.0.2.100: QEMU runs one socat per guest connection
+# to nginx on loopback (guestfwd's "cmd:" form; its "tcp:" form opens a single
+# connection when QEMU starts, and fails when the master is down then)
 vm_start() {
 	local name=$1 disk=$2 t=$3 args=${4:-}
 	rm -f "$W/$name.in"
 	mkfifo "$W/$name.in"
 	# keep the fifo open for writing, so QEMU sees no end of input
 	eval "exec {VM_IN}<>\"$W/$name.in\""
-	scripts/run-vm.sh -r -t "$t" -a "$VM_BOARD_ARGS $args" -l "$W/$name.log" -- \
-		-drive "file=$disk,format=raw,if=virtio" \
+	rm -f "$W/$name.pid"
+	INITRD=$INITRD scripts/run-vm.sh -r -t "$t" -a "$VM_BOARD_ARGS $args" -l "$W/$name.log" -- \
+		-pidfile "$W/$name.pid" -drive "file=$disk,format=raw,if=virtio" "${VM_EXTRA[@]}" \
 		-device i6300esb -action watchdog=reset \
 		-netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:socat STDIO TCP:127.0.0.1:$MASTER_PORT" \
 		-device virtio-net-pci,netdev=n0 \
