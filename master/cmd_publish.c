@@ -46,7 +46,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	                                    "--out",         "--expires",       "--arch",
 	                                    "--image",       "--image-version", "--chunk-size",
 	                                    "--image-level", "--image-deltas"};
-	const char *expires = "30", *chunk = "65536", *level = "19", *bases = "0";
+	const char *expires = "30", *chunk = "65536", *level = "19", *bases = "2";
 	const char **dest[] = {&o->pool,  &o->conf,          &o->key, &o->out, &expires, &o->arch,
 	                       &o->image, &o->image_version, &chunk,  &level,  &bases};
 	memset(o, 0, sizeof *o);

@@ -92,9 +92,9 @@ static bool already_there(int dfd, struct mimage *im)
 	struct lb_chunk_index ix;
 	struct stat st;
 	unsigned char want[32];
-	bool ok = lb_read_file(dfd, im->index + 7, LB_CHUNK_HEADER + (size_t)LB_CHUNK_ENTRY *
-	                                                                  LB_CHUNK_COUNT_MAX,
-	                       &buf, &len) == 0 &&
+	bool ok = lb_read_file(dfd, im->index + 7,
+	                       LB_CHUNK_HEADER + (size_t)LB_CHUNK_ENTRY * LB_CHUNK_COUNT_MAX, &buf,
+	                       &len) == 0 &&
 	          lb_chunk_index_parse(buf, len, &ix) == 0;
 	lb_err_clear();
 	if (!ok) {

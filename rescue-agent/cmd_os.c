@@ -192,8 +192,9 @@ static int load_index(struct lb_link *l, const char *master, struct lb_chunk_ind
 		crypto_hash_sha256(md, (const unsigned char *)body, len);
 		sodium_bin2hex(hex, sizeof hex, md, sizeof md);
 		if (len != im->index_size || strcmp(hex, im->index_sha256))
-			r = lb_errf(-LBE_HASH, "%s: %zu bytes with sha256 %s, the signed state says "
-			                       "%llu bytes with %s",
+			r = lb_errf(-LBE_HASH,
+			            "%s: %zu bytes with sha256 %s, the signed state says "
+			            "%llu bytes with %s",
 			            url, len, hex, im->index_size, im->index_sha256);
 	}
 	if (!r && (r = lb_chunk_index_parse(body, len, ix)))
@@ -384,8 +385,12 @@ static int write_chunked(struct writer *w, struct lb_link *l, const char *master
                          const struct lb_imgsrc *src, size_t nsrc)
 {
 	struct lb_chunk_index ix = {0};
-	struct lb_imgwrite iw = {.f = &l->f, .slot = w->slot, .src = src, .nsrc = nsrc,
-	                         .quiet = w->ctx->quiet, .cachefd = -1};
+	struct lb_imgwrite iw = {.f = &l->f,
+	                         .slot = w->slot,
+	                         .src = src,
+	                         .nsrc = nsrc,
+	                         .quiet = w->ctx->quiet,
+	                         .cachefd = -1};
 	char *url = NULL;
 	struct base base = {0};
 	int r = load_index(l, master, &ix);
@@ -437,8 +442,7 @@ static int reset_db(struct lb_ctx *ctx, unsigned long long serial)
 		r = lb_fsync_dir(ctx->pkgfd, NULL);
 	if (!r)
 		r = lb_db_save(ctx->pkgfd, &empty);
-	return r ? lb_errf(r, "%s: resetting the package database: %s", ctx->pkg, strerror(-r))
-	         : 0;
+	return r ? lb_errf(r, "%s: resetting the package database: %s", ctx->pkg, strerror(-r)) : 0;
 }
 
 #define MAX_SOURCES 8
@@ -494,9 +498,10 @@ static int parse_write(int argc, char **argv, struct lb_config *cfg, struct writ
 	if (!r && o->slot && (!*o->slot || strchr(o->slot, '\n')))
 		r = lb_errf(-LBE_USAGE, "os write: --slot: a device path expected");
 	if (!r && !o->slot)
-		r = lb_errf(-LBE_USAGE, "usage: lifeboat os %s --slot DEV [--reset-db] "
-		                        "[--newer-than SERIAL] [--source DEV]... [--config FILE] "
-		                        "[--master URL] ...",
+		r = lb_errf(-LBE_USAGE,
+		            "usage: lifeboat os %s --slot DEV [--reset-db] "
+		            "[--newer-than SERIAL] [--source DEV]... [--config FILE] "
+		            "[--master URL] ...",
 		            argv[1]);
 	if (!r)
 		lb_sync_config_done(cfg);
@@ -535,7 +540,8 @@ static void report(struct lb_ctx *ctx, const struct writer *w)
 }
 
 int lb_os_write_slot(struct lb_ctx *ctx, struct lb_link *l, const char *master, const char *dev,
-                     const struct lb_imgsrc *src, size_t nsrc, bool reset, unsigned long long serial)
+                     const struct lb_imgsrc *src, size_t nsrc, bool reset,
+                     unsigned long long serial)
 {
 	struct writer w = {.ctx = ctx, .slot = dev, .d = &l->d};
 	struct lb_flash_opts fo = {.before_write = before_write, .arg = &w};
@@ -652,8 +658,9 @@ int lb_os_prefetch(struct lb_ctx *ctx, struct lb_link *l, const char *master, co
 	char *url = NULL;
 	*complete = false;
 	if (!l->d.image.present || !l->d.image.index)
-		return lb_errf(-LBE_FORMAT, "%s/groups/%s/state: serial %llu names no chunked OS image",
-		               master, l->group, l->d.serial);
+		return lb_errf(-LBE_FORMAT,
+		               "%s/groups/%s/state: serial %llu names no chunked OS image", master,
+		               l->group, l->d.serial);
 	struct base base = {0};
 	int r = load_index(l, master, &ix);
 	if (!r && asprintf(&url, "%s/%s", master, l->d.image.path) < 0)
@@ -677,14 +684,15 @@ int lb_os_prefetch(struct lb_ctx *ctx, struct lb_link *l, const char *master, co
 			       l->d.image.version, *complete ? "true" : "false",
 			       l->f.requests - req0, l->f.bytes - bytes0);
 		else
-			fprintf(stderr,
-			        "lifeboat: os: image %s: %s in %s/cache/chunks (%llu requests, %.1f "
-			        "MiB)\n",
-			        l->d.image.version,
-			        *complete ? "everything the slot lacks is"
-			                  : "the cache is full: part of what the slot lacks is",
-			        ctx->state, l->f.requests - req0,
-			        (double)(l->f.bytes - bytes0) / 1048576.0);
+			fprintf(
+			    stderr,
+			    "lifeboat: os: image %s: %s in %s/cache/chunks (%llu requests, %.1f "
+			    "MiB)\n",
+			    l->d.image.version,
+			    *complete ? "everything the slot lacks is"
+			              : "the cache is full: part of what the slot lacks is",
+			    ctx->state, l->f.requests - req0,
+			    (double)(l->f.bytes - bytes0) / 1048576.0);
 	}
 	lb_imgwrite_free(&iw);
 	if (iw.cachefd >= 0)
@@ -784,7 +792,8 @@ static int os_overview(struct lb_ctx *ctx, char names[][LB_BOOT_NAME_MAX], size_
 		if (c.pkgfd >= 0)
 			close(c.pkgfd);
 		bool run = !strcmp(names[i], booted), committed = !strcmp(names[i], bs.slot);
-		bool trial = !strcmp(names[i], bs.try_slot), failed = !strcmp(names[i], bs.failed_slot);
+		bool trial = !strcmp(names[i], bs.try_slot),
+		     failed = !strcmp(names[i], bs.failed_slot);
 		const char *status = field_or(&doc, "Status", "damaged record");
 		const char *serial = field_or(&doc, "Serial", "0");
 		if (!*serial || strspn(serial, "0123456789") != strlen(serial))
@@ -798,17 +807,19 @@ static int os_overview(struct lb_ctx *ctx, char names[][LB_BOOT_NAME_MAX], size_
 			lb_json_str(stdout, field_or(&doc, "Image-Version", ""));
 			fputs(",\"status\":", stdout);
 			lb_json_str(stdout, status);
-			printf(",\"serial\":%s,\"booted\":%s,\"committed\":%s,\"try\":%s,\"failed_try\":%s}",
-			       serial, run ? "true" : "false",
-			       committed ? "true" : "false", trial ? "true" : "false",
-			       failed ? "true" : "false");
+			printf(",\"serial\":%s,\"booted\":%s,\"committed\":%s,\"try\":%s,\"failed_"
+			       "try\":%s}",
+			       serial, run ? "true" : "false", committed ? "true" : "false",
+			       trial ? "true" : "false", failed ? "true" : "false");
 		} else {
 			printf("slot %s: %s %s (%s, serial %s)%s%s%s%s\n", names[i],
-			       field_or(&doc, "Slot-Device", "?"), field_or(&doc, "Image-Version", "?"),
-			       status, field_or(&doc, "Serial", "?"), run ? ", booted" : "",
+			       field_or(&doc, "Slot-Device", "?"),
+			       field_or(&doc, "Image-Version", "?"), status,
+			       field_or(&doc, "Serial", "?"), run ? ", booted" : "",
 			       committed ? ", committed" : "",
-			       trial ? (bs.try_booted ? ", on trial now" : ", tried at the next boot")
-			             : "",
+			       trial
+			           ? (bs.try_booted ? ", on trial now" : ", tried at the next boot")
+			           : "",
 			       failed ? ", its last try failed" : "");
 		}
 		lb_doc_free(&doc);

@@ -57,7 +57,7 @@ struct plan {
 	unsigned char *batch, *ref;
 	int basefd;
 	bool target_borrowed; /* fds[SRC_TARGET] is the flash writer's */
-	bool ahead; /* fetching ahead: the first connection is free */
+	bool ahead;           /* fetching ahead: the first connection is free */
 };
 
 static const struct lb_chunk *C(const struct lb_imgwrite *w, size_t i)

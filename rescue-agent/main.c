@@ -43,10 +43,9 @@ static const struct lb_cmd commands[] = {
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: lifeboat [--root DIR] [--state DIR] [--slot NAME] [--json] [--wait]\n"
-	        "                [--quiet] [--no-scripts] [--allow-devices] COMMAND [ARGS]\n\n"
-	        "commands:\n");
+	fprintf(out, "usage: lifeboat [--root DIR] [--state DIR] [--slot NAME] [--json] [--wait]\n"
+	             "                [--quiet] [--no-scripts] [--allow-devices] COMMAND [ARGS]\n\n"
+	             "commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		char head[80];
 		snprintf(head, sizeof head, "%s %s", commands[i].name, commands[i].args);
@@ -196,11 +195,16 @@ static int open_ctx(struct lb_ctx *ctx, const struct lb_cmd *cmd, char *statebuf
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"root", required_argument, 0, 'r'},    {"state", required_argument, 0, 's'},
-	    {"json", no_argument, 0, 'j'},          {"wait", no_argument, 0, 'w'},
-	    {"quiet", no_argument, 0, 'q'},         {"no-scripts", no_argument, 0, 'n'},
-	    {"allow-devices", no_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
-	    {"version", no_argument, 0, 'V'},       {"slot", required_argument, 0, 'S'},
+	    {"root", required_argument, 0, 'r'},
+	    {"state", required_argument, 0, 's'},
+	    {"json", no_argument, 0, 'j'},
+	    {"wait", no_argument, 0, 'w'},
+	    {"quiet", no_argument, 0, 'q'},
+	    {"no-scripts", no_argument, 0, 'n'},
+	    {"allow-devices", no_argument, 0, 'd'},
+	    {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, 'V'},
+	    {"slot", required_argument, 0, 'S'},
 	    {0, 0, 0, 0},
 	};
 	struct lb_ctx ctx = {.root = "/", .rootfd = -1, .statefd = -1, .pkgfd = -1, .lockfd = -1};

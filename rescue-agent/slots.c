@@ -87,8 +87,7 @@ static int find_volume(const char *want, const char *sysfs, char *buf, size_t si
 	return r;
 }
 
-int lb_slot_device(const char *name, const char *map, const char *sysfs, char *buf,
-                   size_t size)
+int lb_slot_device(const char *name, const char *map, const char *sysfs, char *buf, size_t size)
 {
 	size_t n = strlen(name);
 	for (const char *m = map; m && *m;) {
@@ -117,8 +116,7 @@ const char *lb_slot_other(const char *name)
 	return !strcmp(name, "a") ? "b" : !strcmp(name, "b") ? "a" : NULL;
 }
 
-int lb_slot_of_device(const char *dev, const char *map, const char *sysfs, char *name,
-                      size_t size)
+int lb_slot_of_device(const char *dev, const char *map, const char *sysfs, char *name, size_t size)
 {
 	struct stat st, o;
 	if (stat(dev, &st) < 0)

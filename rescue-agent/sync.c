@@ -748,10 +748,11 @@ static int update_other(struct sync *s, const struct lb_config *cfg, struct lb_l
 	record_field(&o, "Image-SHA256", have, sizeof have);
 	if (!strcmp(bs.failed_slot, other) && !strcmp(have, l->d.image.sha256)) {
 		if (!ctx->quiet)
-			fprintf(stderr,
-			        "lifeboat: sync: OS %s failed its trial boot in slot %s: waiting for "
-			        "a newer desired state\n",
-			        l->d.image.version, other);
+			fprintf(
+			    stderr,
+			    "lifeboat: sync: OS %s failed its trial boot in slot %s: waiting for "
+			    "a newer desired state\n",
+			    l->d.image.version, other);
 		close(o.pkgfd);
 		lb_bootstore_close(&st);
 		return 0;
@@ -761,9 +762,10 @@ static int update_other(struct sync *s, const struct lb_config *cfg, struct lb_l
 	if (!strcmp(bs.try_slot, other) && !strcmp(have, l->d.image.sha256) &&
 	    !strcmp(status, "complete")) {
 		if (!ctx->quiet)
-			fprintf(stderr,
-			        "lifeboat: sync: slot %s holds OS %s, to be tried at the next boot\n",
-			        other, l->d.image.version);
+			fprintf(
+			    stderr,
+			    "lifeboat: sync: slot %s holds OS %s, to be tried at the next boot\n",
+			    other, l->d.image.version);
 		close(o.pkgfd);
 		lb_bootstore_close(&st);
 		return 0;
@@ -776,8 +778,9 @@ static int update_other(struct sync *s, const struct lb_config *cfg, struct lb_l
 	record_field(ctx, "Image-Size", size, sizeof size);
 	src.limit = strtoull(size, NULL, 10);
 	if (!ctx->quiet)
-		fprintf(stderr, "lifeboat: sync: OS %s goes into slot %s (%s) beside the running "
-		                "slot %s\n",
+		fprintf(stderr,
+		        "lifeboat: sync: OS %s goes into slot %s (%s) beside the running "
+		        "slot %s\n",
 		        l->d.image.version, other, dev, ctx->slot);
 	r = lb_os_write_slot(&o, l, cfg->master, dev, &src, mine[0] ? 1 : 0, true, serial);
 	if (!r && l->d.n)

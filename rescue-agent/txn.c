@@ -285,8 +285,7 @@ static int sync_all(struct lb_ctx *ctx)
 {
 	int r = lb_syncfs(ctx->rootfd);
 	struct stat a, b;
-	if (!r && fstat(ctx->rootfd, &a) == 0 && fstat(ctx->pkgfd, &b) == 0 &&
-	    a.st_dev != b.st_dev)
+	if (!r && fstat(ctx->rootfd, &a) == 0 && fstat(ctx->pkgfd, &b) == 0 && a.st_dev != b.st_dev)
 		r = lb_syncfs(ctx->pkgfd);
 	return r ? lb_errf(r, "sync %s: %s", ctx->root, strerror(-r)) : 0;
 }

@@ -155,21 +155,9 @@ zstd_patch_row() {
 	add_row "zstd -$LEVEL --patch-from" "$(stat -c %s "$C/zstd-patch.zst")" 1 "--long=$log (2^$log B window)"
 }
 
-# lifeboat_row: lifeboat's own chunked update, once build/lifeboat and
-# build/lifeboat-master have chunked images. TO FILL IN: publish v1 then v2 with
-# lifeboat-master (its chunk store and .pack; ENC_S = the v2 publish), then update
-# a copy of v1.ext4 to v2 with lifeboat against a local server or file:// tree,
-# counting the response bytes and requests (as link-bench.sh does with nginx's
-# access log), and call: apply ... (sets DEC_S RSS_KIB, checks the result is v2),
-# add_row lifeboat BYTES REQUESTS "NOTE".
-lifeboat_row() {
-	if ! "$LIFEBOAT_MASTER" --help 2>&1 | grep -q -- '--chunk-size' ||
-		! "$LIFEBOAT" --help 2>&1 | grep -qi 'chunk'; then
-		echo "lifeboat: not measured ($LIFEBOAT and $LIFEBOAT_MASTER do not do chunked images yet)"
-		return 0
-	fi
-	echo "lifeboat: not measured (lifeboat_row in tests/bench/os-bench.sh is not written yet)"
-}
+# lifeboat's rows: tests/bench/os-lifeboat.sh (A/B with the running slot as the
+# source, in place with os fetch ahead, at 64 and 16 KiB chunks; memory on 1 GiB)
+source "$here/os-lifeboat.sh"
 
 # --- context ------------------------------------------------------------------------
 
@@ -231,8 +219,9 @@ casync_row 65536
 casync_row 16384
 xdelta_row
 zstd_patch_row
+lifeboat_rows
 report
-lifeboat_row
+echo "lifeboat, $LB_MEMORY"
 # CPU seconds of everything run (children), beside the wall time: the machine may be shared
 times >"$T/times" # a builtin: in this shell, not in a $(...) subshell
 cpu=$(awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } } END { printf "%.0f", s }' "$T/times")

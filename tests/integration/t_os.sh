@@ -33,7 +33,7 @@ os_publish() { # os_publish CONF-TEXT [OPTIONS...]
 	[ ! -d "$TREE/groups" ] || sleep 1.05 # one-second ETag steps
 	printf "$1" >"$T/conf"
 	shift
-	"$LIFEBOAT_MASTER" publish --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE" \
+	"$LIFEBOAT_MASTER" publish --image-deltas 0 --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE" \
 		"$@" 2>"$T/publish.err" || { cat "$T/publish.err"; fail "publish failed"; }
 }
 
@@ -243,14 +243,14 @@ PY
 	os_publish "Group: stable\nPackages:\n\nGroup: other\nPackages:\nImage: img1\nImage-Version: 9\n"
 	[ -z "$(state_field Image)" ] || fail "stable has an image"
 	[ -z "$(state_field Image-Index)" ] || fail "stable has an image index"
-	"$LIFEBOAT_MASTER" publish --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE" \
+	"$LIFEBOAT_MASTER" publish --image-deltas 0 --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE" \
 		--image "$T/img1" --image-version 2.0 2>"$T/publish.err" || fail "$(cat "$T/publish.err")"
 	assert_eq "$(state_field Image-Version)" "2.0"
 	assert_eq "$(state_field Image-Index)" "images/$sha.index"
 	grep -q "^Image-Version: 9$" "$TREE/groups/other/state" || fail "other: $(cat "$TREE/groups/other/state")"
 	# another chunk size: another index (and pack), and a device writes it
 	sleep 1.05
-	"$LIFEBOAT_MASTER" publish --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE" \
+	"$LIFEBOAT_MASTER" publish --image-deltas 0 --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE" \
 		--image "$T/img1" --image-version 2.1 --chunk-size 16384 --image-level 3 \
 		2>"$T/publish.err" || fail "$(cat "$T/publish.err")"
 	python3 -c "
@@ -265,22 +265,22 @@ assert struct.unpack_from('<III', b, 28) == (4096, 16384, 65536), b[28:40]
 	# bad input: nothing published
 	printf 'Group: stable\nPackages:\nImage: img1\n' >"$T/conf"
 	expect_fail 4 "Image and Image-Version go together" \
-		"$LIFEBOAT_MASTER" publish --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE"
+		"$LIFEBOAT_MASTER" publish --image-deltas 0 --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE"
 	printf 'Group: stable\nPackages:\nImage: missing\nImage-Version: 1\n' >"$T/conf"
 	expect_fail 6 "missing: No such file" \
-		"$LIFEBOAT_MASTER" publish --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE"
+		"$LIFEBOAT_MASTER" publish --image-deltas 0 --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE"
 	printf 'Group: stable\nPackages:\nImage: img1\nImage-Version: 1/2\n' >"$T/conf"
 	expect_fail 4 "Image-Version: '1/2'" \
-		"$LIFEBOAT_MASTER" publish --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE"
+		"$LIFEBOAT_MASTER" publish --image-deltas 0 --pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE"
 	printf 'Group: stable\nPackages:\n' >"$T/conf"
-	expect_fail 2 "go together" "$LIFEBOAT_MASTER" publish --pool "$POOL" --desired "$T/conf" \
+	expect_fail 2 "go together" "$LIFEBOAT_MASTER" publish --image-deltas 0 --pool "$POOL" --desired "$T/conf" \
 		--key "$T/key" --out "$TREE" --image "$T/img1"
-	expect_fail 2 "--chunk-size 60000: not a power of two" "$LIFEBOAT_MASTER" publish \
+	expect_fail 2 "--chunk-size 60000: not a power of two" "$LIFEBOAT_MASTER" publish --image-deltas 0 \
 		--pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE" --chunk-size 60000
 	# an average of 2048 would make min 512, an index every device refuses
-	expect_fail 2 "--chunk-size 2048: not a power of two from 4096" "$LIFEBOAT_MASTER" publish \
+	expect_fail 2 "--chunk-size 2048: not a power of two from 4096" "$LIFEBOAT_MASTER" publish --image-deltas 0 \
 		--pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE" --chunk-size 2048
-	expect_fail 2 "--image-level 23: not 1 to 22" "$LIFEBOAT_MASTER" publish \
+	expect_fail 2 "--image-level 23: not 1 to 22" "$LIFEBOAT_MASTER" publish --image-deltas 0 \
 		--pool "$POOL" --desired "$T/conf" --key "$T/key" --out "$TREE" --image-level 23
 }
 

@@ -66,8 +66,9 @@ test_publish_writes_the_delta() {
 		--image-deltas 3
 	assert_eq "$(stat -c %Y.%i "$DELTA")" "$before" "the delta rewritten"
 	assert_eq "$(delta_lines)" "$line"
-	# without --image-deltas (0, the default): none listed
-	os_publish "Group: stable\nPackages:\nImage: img2\nImage-Version: 2.0\n\nDevice: dev-1\nGroup: stable\n"
+	# with --image-deltas 0 (the default is 2): none listed
+	os_publish "Group: stable\nPackages:\nImage: img2\nImage-Version: 2.0\n\nDevice: dev-1\nGroup: stable\n" \
+		--image-deltas 0
 	assert_eq "$(delta_lines || true)" ""
 }
 
