@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -210,8 +211,23 @@ static int load_index(struct lb_link *l, const char *master, struct lb_chunk_ind
 	return r;
 }
 
-/* The image a record (STATE/os or STATE/slot-S/os) says dev holds. */
-static bool record_names(int dirfd, const char *rec, const char *dev, char sha[65])
+/* Is path the device or file dev? By name, else by what stat says. */
+static bool same_device(const char *path, const char *dev)
+{
+	struct stat a, b;
+	if (!strcmp(path, dev))
+		return true;
+	if (stat(path, &a) < 0 || stat(dev, &b) < 0 || (a.st_mode & S_IFMT) != (b.st_mode & S_IFMT))
+		return false;
+	if (S_ISBLK(a.st_mode) || S_ISCHR(a.st_mode))
+		return a.st_rdev == b.st_rdev;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* The image a record (STATE/os or STATE/slot-S/os) says dev holds; any_device: the
+ * record is the slot's that dev is, whatever path it names (a udev link that the
+ * running system may not have). */
+static bool record_names(int dirfd, const char *rec, const char *dev, bool any_device, char sha[65])
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -222,7 +238,8 @@ static bool record_names(int dirfd, const char *rec, const char *dev, char sha[6
 	const char *v = ok ? lb_para_get(&doc.paras[0], "Slot-Device") : NULL;
 	const char *st = ok ? lb_para_get(&doc.paras[0], "Status") : NULL;
 	const char *h = ok ? lb_para_get(&doc.paras[0], "Image-SHA256") : NULL;
-	ok = v && st && h && !strcmp(v, dev) && !strcmp(st, "complete") && strlen(h) == 64;
+	ok = v && st && h && (any_device || same_device(v, dev)) && !strcmp(st, "complete") &&
+	     strlen(h) == 64;
 	if (ok)
 		memcpy(sha, h, 65);
 	lb_doc_free(&doc);
@@ -233,7 +250,11 @@ static bool record_names(int dirfd, const char *rec, const char *dev, char sha[6
 /* The image dev holds by the records of the state directory, if one says. */
 static bool held_image(struct lb_ctx *ctx, const char *dev, char sha[65])
 {
-	if (record_names(ctx->pkgfd, OS_FILE, dev, sha))
+	char slot[LB_BOOT_NAME_MAX] = "";
+	if (lb_slot_of_device(dev, NULL, NULL, slot, sizeof slot))
+		slot[0] = 0;
+	bool mine = slot[0] && ctx->slot && !strcmp(slot, ctx->slot);
+	if (record_names(ctx->pkgfd, OS_FILE, dev, mine, sha))
 		return true;
 	DIR *d = fdopendir(dup(ctx->statefd));
 	struct dirent *e;
@@ -243,7 +264,8 @@ static bool held_image(struct lb_ctx *ctx, const char *dev, char sha[65])
 		if (strncmp(e->d_name, "slot-", 5) || !lb_boot_name_valid(e->d_name + 5))
 			continue;
 		snprintf(rec, sizeof rec, "%s/%s", e->d_name, OS_FILE);
-		ok = record_names(ctx->statefd, rec, dev, sha);
+		ok = record_names(ctx->statefd, rec, dev, slot[0] && !strcmp(slot, e->d_name + 5),
+		                  sha);
 	}
 	if (d)
 		closedir(d);

@@ -72,6 +72,14 @@ lb_device() {
 	"$LIFEBOAT" --state "$st" "$@" --master "$LB_URL" --group g --pubkey "$LB_KEY.pub"
 }
 
+# lb_record STATE DEV: the record a device keeps of the image (v1) a slot holds, as
+# the factory or an earlier write leaves it (it tells the device which deltas apply)
+lb_record() {
+	mkdir -p "$1"
+	printf 'Slot-Device: %s\nStatus: complete\nImage-Version: 1\nImage-SHA256: %s\nImage-Size: %s\nSerial: 0\n' \
+		"$2" "$LB_V1_SHA" "$(stat -c %s "$V1")" >"$1/os"
+}
+
 # lb_rows CHUNK: the A/B and in-place rows for one chunk size
 lb_rows() {
 	local chunk=$1 k=$(($1 / 1024)) tree=$C/lifeboat-$(($1 / 1024))k bytes req fb fr
@@ -82,14 +90,16 @@ lb_rows() {
 	lb_nginx_start "$tree" || return 1
 	# A/B: a blank slot, the running slot (v1) as the source
 	truncate -s "$(stat -c %s "$V2")" "$T/slot"
+	lb_record "$T/st-ab" "$V1"
 	: >"$LB_LOG"
 	apply "lifeboat-ab-$k" "$T/slot" "$LIFEBOAT" --state "$T/st-ab" os write --slot "$T/slot" \
 		--source "$V1" --master "$LB_URL" --group g --pubkey "$LB_KEY.pub"
 	read -r bytes req < <(lb_traffic)
 	add_row "lifeboat A/B, $k KiB chunks" "$bytes" "$req" \
-		"index + merged pack ranges; v1 (the running slot) as the source"
+		"chunk index, delta index, merged ranges of the delta and the pack; v1 (the running slot) the source"
 	# in place: os fetch ahead while v1 is intact, then the rescue system's os write
 	cp --sparse=always "$V1" "$T/slot"
+	lb_record "$T/st-ip" "$T/slot"
 	: >"$LB_LOG"
 	lb_device "$T/st-ip" os fetch --slot "$T/slot" >"$T/fetch.log" 2>&1 ||
 		{ cat "$T/fetch.log" >&2; say "lifeboat os fetch failed"; }
@@ -115,7 +125,8 @@ lb_memory() {
 		{ cat "$T/big-publish.log" >&2; say "publish of the 1 GiB image failed"; return 1; }
 	lb_nginx_start "$tree" || return 1
 	truncate -s 1G "$T/big-slot"
-	lb_device "$T/st-big" --quiet os write --slot "$T/big-slot" --source "$V1" &
+	"$LIFEBOAT" --state "$T/st-big" --quiet os write --slot "$T/big-slot" --source "$V1" \
+		--master "$LB_URL" --group g --pubkey "$LB_KEY.pub" &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
 		read -r rss a < <(awk '/^VmRSS/ { r = $2 } /^RssAnon/ { a = $2 } END { print r + 0, a + 0 }' \
@@ -133,6 +144,7 @@ lb_memory() {
 
 lifeboat_rows() {
 	[ -f "$LB_KEY" ] || "$LIFEBOAT_MASTER" keygen "$LB_KEY" >/dev/null
+	LB_V1_SHA=$(sha256sum "$V1" | cut -c1-64)
 	lb_rows 65536
 	lb_rows 16384
 	lb_memory || LB_MEMORY="memory: not measured (see above)"
