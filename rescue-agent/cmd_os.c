@@ -799,6 +799,7 @@ static int os_overview(struct lb_ctx *ctx, char names[][LB_BOOT_NAME_MAX], size_
 	if (r)
 		return r;
 	const char *booted = ctx->slot ? ctx->slot : "";
+	bool all_complete = true;
 	if (ctx->json)
 		fputs("{\"slots\":[", stdout);
 	for (size_t i = 0; i < n; i++) {
@@ -817,6 +818,7 @@ static int os_overview(struct lb_ctx *ctx, char names[][LB_BOOT_NAME_MAX], size_
 		bool trial = !strcmp(names[i], bs.try_slot),
 		     failed = !strcmp(names[i], bs.failed_slot);
 		const char *status = field_or(&doc, "Status", "damaged record");
+		all_complete = all_complete && !strcmp(status, "complete");
 		const char *serial = field_or(&doc, "Serial", "0");
 		if (!*serial || strspn(serial, "0123456789") != strlen(serial))
 			serial = "0";
@@ -848,7 +850,7 @@ static int os_overview(struct lb_ctx *ctx, char names[][LB_BOOT_NAME_MAX], size_
 	}
 	if (ctx->json)
 		puts("]}");
-	return 0;
+	return all_complete ? 0 : 1; /* as for one record: 1 when a write did not finish */
 }
 
 /* Print STATE/os (--json: as an object). 0 when it records a complete write, 1
