@@ -174,6 +174,35 @@ static int write_stream(struct writer *w, struct lb_link *l, const char *master)
 	return r;
 }
 
+/* MASTER/path, a small file the signed state names with its size (in the field
+ * field) and sha256: fetched and checked. *url (malloc'd) names it in messages. */
+static int fetch_named(struct lb_link *l, const char *master, const char *path, const char *field,
+                       unsigned long long size, const char sha256[65], char **body, size_t *len,
+                       char **url)
+{
+	unsigned char md[32];
+	char hex[65];
+	*body = NULL;
+	if (asprintf(url, "%s/%s", master, path) < 0) {
+		*url = NULL;
+		return -ENOMEM;
+	}
+	int r = lb_fetch_small(&l->f, *url, size, NULL, body, len, NULL, NULL);
+	if (r == -EFBIG)
+		r = lb_errf(-LBE_HASH, "%s: larger than %s %llu", *url, field, size);
+	if (!r) {
+		crypto_hash_sha256(md, (const unsigned char *)*body, *len);
+		sodium_bin2hex(hex, sizeof hex, md, sizeof md);
+		if (*len != size || strcmp(hex, sha256))
+			r = lb_errf(
+			    -LBE_HASH,
+			    "%s: %zu bytes with sha256 %s, the signed state says %llu bytes "
+			    "with %s",
+			    *url, *len, hex, size, sha256);
+	}
+	return r;
+}
+
 /* The chunk index the signed state names: its size and sha256 are the signed
  * ones, and it describes the signed image and pack. */
 static int load_index(struct lb_link *l, const char *master, struct lb_chunk_index *ix)
@@ -181,23 +210,9 @@ static int load_index(struct lb_link *l, const char *master, struct lb_chunk_ind
 	const struct lb_desired_image *im = &l->d.image;
 	char *url = NULL, *body = NULL;
 	size_t len = 0;
-	if (asprintf(&url, "%s/%s", master, im->index) < 0)
-		return -ENOMEM;
-	int r = lb_fetch_small(&l->f, url, im->index_size, NULL, &body, &len, NULL, NULL);
-	if (r == -EFBIG)
-		r = lb_errf(-LBE_HASH, "%s: larger than Image-Index-Size %llu", url,
-		            im->index_size);
-	unsigned char md[32], want[32];
-	char hex[65];
-	if (!r) {
-		crypto_hash_sha256(md, (const unsigned char *)body, len);
-		sodium_bin2hex(hex, sizeof hex, md, sizeof md);
-		if (len != im->index_size || strcmp(hex, im->index_sha256))
-			r = lb_errf(-LBE_HASH,
-			            "%s: %zu bytes with sha256 %s, the signed state says "
-			            "%llu bytes with %s",
-			            url, len, hex, im->index_size, im->index_sha256);
-	}
+	unsigned char want[32];
+	int r = fetch_named(l, master, im->index, "Image-Index-Size", im->index_size,
+	                    im->index_sha256, &body, &len, &url);
 	if (!r && (r = lb_chunk_index_parse(body, len, ix)))
 		r = lb_err_prefix(r, "%s", url);
 	sodium_hex2bin(want, sizeof want, im->sha256, 64, NULL, NULL, NULL);
@@ -276,30 +291,19 @@ static bool held_image(struct lb_ctx *ctx, const char *dev, char sha[65])
 static int load_delta(struct lb_link *l, const char *master, const struct lb_desired_delta *dd,
                       const struct lb_chunk_index *ix, struct lb_delta_index *dx)
 {
-	char *url = NULL, *body = NULL, hex[65];
+	char *url = NULL, *body = NULL;
 	size_t len = 0;
-	unsigned char md[32], want[32];
-	if (asprintf(&url, "%s/%s", master, dd->index) < 0)
-		return -ENOMEM;
-	int r = lb_fetch_small(&l->f, url, dd->index_size, NULL, &body, &len, NULL, NULL);
-	if (!r) {
-		crypto_hash_sha256(md, (const unsigned char *)body, len);
-		sodium_bin2hex(hex, sizeof hex, md, sizeof md);
-		if (len != dd->index_size || strcmp(hex, dd->index_sha256))
-			r = lb_errf(-LBE_HASH,
-			            "%zu bytes with sha256 %s, the signed state says %llu "
-			            "bytes with %s",
-			            len, hex, dd->index_size, dd->index_sha256);
-	}
-	if (!r)
-		r = lb_delta_index_parse(body, len, ix, dx);
+	unsigned char want[32];
+	int r = fetch_named(l, master, dd->index, "the Image-Deltas size", dd->index_size,
+	                    dd->index_sha256, &body, &len, &url);
+	if (!r && (r = lb_delta_index_parse(body, len, ix, dx)))
+		r = lb_err_prefix(r, "%s", url);
 	sodium_hex2bin(want, sizeof want, dd->base_sha256, 64, NULL, NULL, NULL);
 	if (!r && memcmp(dx->base_sha, want, 32)) {
 		lb_delta_index_free(dx);
-		r = lb_errf(-LBE_HASH, "from another image than the signed state says");
+		r = lb_errf(-LBE_HASH, "%s: from another image than the signed state says", url);
 	}
 	free(body);
-	r = r ? lb_err_prefix(r, "%s", url) : 0;
 	free(url);
 	return r;
 }

@@ -679,21 +679,10 @@ static int other_ctx(const struct lb_ctx *ctx, const char *slot, struct lb_ctx *
                      size_t size)
 {
 	*o = *ctx;
-	o->slot = slot;
-	o->pkg = pkg;
 	o->state_in_root = NULL;
 	o->rootfd = -1;
-	snprintf(pkg, size, "%s/slot-%s", ctx->state, slot);
-	char rel[64], scripts[80];
-	snprintf(rel, sizeof rel, "slot-%s", slot);
-	snprintf(scripts, sizeof scripts, "%s/scripts", rel);
-	int r = lb_ensure_dir(ctx->statefd, rel, 0755);
-	if (!r)
-		r = lb_ensure_dir(ctx->statefd, scripts, 0755);
-	o->pkgfd = r ? -1 : openat(ctx->statefd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (!r && o->pkgfd < 0)
-		r = -errno;
-	return r ? lb_errf(r, "%s: %s", pkg, strerror(-r)) : 0;
+	o->pkgfd = -1; /* ctx's stays open: lb_ctx_open_slot closes what it replaces */
+	return lb_ctx_open_slot(o, slot, true, pkg, size);
 }
 
 /* The packages of the desired state into the other slot's root, mounted here. */
