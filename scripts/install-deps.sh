@@ -6,7 +6,8 @@ PKGS="build-essential pkg-config clang lld libclang-rt-14-dev libarchive-dev lib
 libcmocka-dev libzstd-dev liblzma-dev zlib1g-dev libbz2-dev liblz4-dev dpkg-dev fakeroot busybox-static zstd xz-utils
 python3 cppcheck clang-format util-linux e2fsprogs time
 libcurl4-openssl-dev nginx-light minisign faketime libsolv-dev libsolvext-dev
-qemu-system-x86 cpio kmod ca-certificates libubootenv-dev libubootenv-tool fdisk socat"
+qemu-system-x86 cpio kmod ca-certificates libubootenv-dev libubootenv-tool fdisk socat
+libdivsufsort-dev bsdiff dosfstools mtools"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
