@@ -50,21 +50,24 @@ $(BUILD)/liblifeboat.a: $(LIB_OBJ)
 $(BUILD)/lifeboat: $(BUILD)/obj/rescue-agent/main.o $(AGENT_OBJ) $(BUILD)/liblifeboat.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# lifeboat-master (the build server's tool): master/*.c, libsolv linked dynamically
+# lifeboat-master (the build server's tool): master/*.c, libsolv linked dynamically;
+# libdivsufsort (the delta encoder, lib/bdiff.c) only here and in the tests, never in
+# lifeboat: the device only applies deltas (lib/bpatch.c). It comes before $(LIBS): the
+# static libzstd.a has a divsufsort() of its own (dictBuilder, another signature)
 MASTER_SRC := $(wildcard master/*.c)
 MASTER_OBJ := $(MASTER_SRC:%.c=$(BUILD)/obj/%.o)
 $(MASTER_OBJ): $(wildcard master/*.h)
 
 $(BUILD)/lifeboat-master: $(MASTER_OBJ) $(BUILD)/liblifeboat.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lsolv -lsolvext
+	$(CC) $(LDFLAGS) -o $@ $^ -ldivsufsort $(LIBS) -lsolv -lsolvext
 
 $(BUILD)/tests/%: tests/unit/%.c $(AGENT_OBJ) $(BUILD)/liblifeboat.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -ldivsufsort $(LIBS) -lcmocka
 
 $(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(AGENT_OBJ) $(BUILD)/liblifeboat.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ -ldivsufsort $(LIBS)
 
 # The whole suite: unit, integration, fuzz-corpus replay, the crash-point sweep,
 # then unit + integration + replay again under ASan/UBSan.

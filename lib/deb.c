@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define IOBUF_SIZE  (64u << 10)
@@ -48,7 +49,11 @@ struct lb_deb_reader {
 	unsigned char tail[8];                 /* last bytes of the member */
 	uint32_t crctab[256];
 	crypto_hash_sha256_state sha;
-	bool hash; /* the caller wants the sha256 */
+	bool hash;                     /* the caller wants the sha256 */
+	crypto_hash_sha256_state csha; /* the content hash (deb.h), when */
+	bool chash;                    /* the caller wants it */
+	bool chash_member;             /* the raw bytes of this member go into it */
+	unsigned long long cleft;      /* bytes of the current file not yet hashed */
 	struct archive *ar, *raw, *tar;
 	char member[64]; /* current member's name, for messages */
 	int err;         /* sticky error of lb_deb_data_read */
@@ -181,6 +186,8 @@ static ssize_t member_read(struct archive *a, void *p, const void **out)
 	struct lb_deb_reader *r = p;
 	ssize_t n = pull(a, r->ar, out);
 
+	if (n > 0 && r->chash_member)
+		crypto_hash_sha256_update(&r->csha, *out, (unsigned long long)n);
 	if (n >= 8) {
 		memcpy(r->tail, (const unsigned char *)*out + n - 8, 8);
 	} else if (n > 0) {
@@ -428,6 +435,21 @@ static int fill_entry(struct lb_deb_reader *r, struct archive_entry *e, struct l
 	return 0;
 }
 
+/* The content hash's record of one data entry (deb.h); a regular file's bytes
+ * follow it. */
+static void hash_entry(struct lb_deb_reader *r, const struct lb_deb_entry *de)
+{
+	char hd[96];
+	const char *link = de->type == LB_FT_SYMLINK || de->type == LB_FT_HARDLINK ? de->link : "";
+	int hl = snprintf(hd, sizeof hd, "%c %o %u %u %lld %llu %u %u\n", de->type,
+	                  (unsigned)de->mode, (unsigned)de->uid, (unsigned)de->gid, de->mtime,
+	                  de->size, (unsigned)major(de->rdev), (unsigned)minor(de->rdev));
+	crypto_hash_sha256_update(&r->csha, (const unsigned char *)hd, (unsigned long long)hl);
+	crypto_hash_sha256_update(&r->csha, (const unsigned char *)de->path, strlen(de->path) + 1);
+	crypto_hash_sha256_update(&r->csha, (const unsigned char *)link, strlen(link) + 1);
+	r->cleft = de->type == LB_FT_REG ? de->size : 0;
+}
+
 static int read_data(struct lb_deb_reader *r, lb_deb_entry_fn fn, void *ctx)
 {
 	struct archive_entry *e;
@@ -442,10 +464,17 @@ static int read_data(struct lb_deb_reader *r, lb_deb_entry_fn fn, void *ctx)
 		rc = fill_entry(r, e, &de);
 		if (rc < 0)
 			return rc;
-		if (!fn)
-			continue;
+		if (r->chash)
+			hash_entry(r, &de);
 		r->readable = de.type == LB_FT_REG;
-		rc = fn(ctx, &de, r);
+		rc = fn ? fn(ctx, &de, r) : 0;
+		/* the content hash needs what the callback did not read */
+		while (!rc && !r->err && r->chash && r->cleft) {
+			unsigned char b[16384];
+			ssize_t n = lb_deb_data_read(r, b, sizeof b);
+			if (n == 0)
+				rc = lb_errf(-LBE_DEB, "%s: '%s' is short", r->member, r->path);
+		}
 		r->readable = false;
 		if (rc)
 			return rc;
@@ -466,6 +495,13 @@ ssize_t lb_deb_data_read(struct lb_deb_reader *r, void *buf, size_t len)
 	n = archive_read_data(r->tar, buf, len);
 	if (n < 0)
 		return r->err = arc_err(r, r->tar, r->path);
+	if (r->chash && n > 0) {
+		if ((unsigned long long)n > r->cleft)
+			return r->err = lb_errf(-LBE_DEB, "%s: '%s' is longer than its header says",
+			                        r->member, r->path);
+		crypto_hash_sha256_update(&r->csha, buf, (unsigned long long)n);
+		r->cleft -= (unsigned long long)n;
+	}
 	return n;
 }
 
@@ -533,11 +569,19 @@ static int walk(struct lb_deb_reader *r, struct lb_deb_meta *meta, lb_deb_entry_
 		if (strncmp(name, want[state], strlen(want[state])))
 			return lb_errf(-LBE_DEB, "%s: unexpected member, expected %s", r->member,
 			               want[state]);
+		if (state == 1 && r->chash) {
+			char hd[128];
+			int hl = snprintf(hd, sizeof hd, "%s %lld\n", r->member, (long long)size);
+			crypto_hash_sha256_update(&r->csha, (const unsigned char *)hd,
+			                          (unsigned long long)hl);
+		}
+		r->chash_member = state == 1 && r->chash;
 		if (state == 0)
 			rc = read_version(r, size);
 		else if ((rc = open_member(r, want[state], state == 2)) == 0)
 			rc = state == 1 ? read_control(r, meta) : read_data(r, fn, ctx);
 		close_member(r);
+		r->chash_member = false;
 		if (rc)
 			return rc;
 		state++;
@@ -558,6 +602,12 @@ static int walk(struct lb_deb_reader *r, struct lb_deb_meta *meta, lb_deb_entry_
 int lb_deb_read(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx, char sha256[65],
                 unsigned long long *size)
 {
+	return lb_deb_read_content(fd, meta, fn, ctx, sha256, size, NULL);
+}
+
+int lb_deb_read_content(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx,
+                        char sha256[65], unsigned long long *size, char content[65])
+{
 	struct lb_deb_reader *r;
 	unsigned char md[crypto_hash_sha256_BYTES];
 	int err;
@@ -572,6 +622,12 @@ int lb_deb_read(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx,
 	r->fd = fd;
 	r->hash = sha256 != NULL;
 	crypto_hash_sha256_init(&r->sha);
+	r->chash = content != NULL;
+	crypto_hash_sha256_init(&r->csha);
+	if (content) {
+		static const char magic[] = LB_DEB_CONTENT_MAGIC "\n";
+		crypto_hash_sha256_update(&r->csha, (const unsigned char *)magic, sizeof magic - 1);
+	}
 	err = walk(r, meta, fn, ctx);
 	close_member(r);
 	archive_read_free(r->ar);
@@ -581,6 +637,10 @@ int lb_deb_read(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx,
 			sodium_bin2hex(sha256, 65, md, sizeof md);
 		if (size)
 			*size = r->off;
+		if (content) {
+			crypto_hash_sha256_final(&r->csha, md);
+			sodium_bin2hex(content, 65, md, sizeof md);
+		}
 	} else if (meta) {
 		lb_deb_meta_free(meta);
 	}

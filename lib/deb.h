@@ -76,6 +76,24 @@ ssize_t lb_deb_data_read(struct lb_deb_reader *r, void *buf, size_t len);
 int lb_deb_read(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx, char sha256[65],
                 unsigned long long *size) LB_MUST;
 
+/* lb_deb_read, and the package's content hash into content (64 hex digits + NUL):
+ * a sha256 that depends on what the package installs, not on how it is
+ * compressed or archived, so that a package rebuilt on the device from a delta
+ * (rescue-agent/debpatch.c) can be checked against the hash the master signed.
+ * It hashes, in order (docs/formats.md, "Content hash"):
+ *   "lifeboat-content-1\n"
+ *   "<control member name> <member size>\n" and the member's bytes as stored
+ *   for each data.tar entry but the root, in archive order:
+ *     "<type> <mode octal> <uid> <gid> <mtime> <size> <major> <minor>\n"
+ *     "<path>\0<link target or hardlink path, or empty>\0"
+ *     and a regular file's size bytes of content.
+ * Types are enum lb_ftype's letters; size is 0 but for regular files; major and
+ * minor are 0 but for device nodes. What the callback does not read of a file is
+ * read here to hash it. */
+#define LB_DEB_CONTENT_MAGIC "lifeboat-content-1"
+int lb_deb_read_content(int fd, struct lb_deb_meta *meta, lb_deb_entry_fn fn, void *ctx,
+                        char sha256[65], unsigned long long *size, char content[65]) LB_MUST;
+
 void lb_deb_meta_free(struct lb_deb_meta *meta);
 
 /* Normalise a path from an archive into out (see lb_deb_entry.path); returns 0,

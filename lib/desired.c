@@ -149,7 +149,9 @@ static int sha_entry(struct lb_desired *d, const char *line, size_t len, size_t 
 	return 0;
 }
 
-static int parse_sha(struct lb_desired *d, const char *v)
+/* Call fn for each non-blank line of a multi-line field's value, numbered from 1. */
+static int each_line(struct lb_desired *d, const char *v,
+                     int (*fn)(struct lb_desired *d, const char *line, size_t len, size_t k))
 {
 	size_t k = 0;
 	while (*v) {
@@ -157,12 +159,20 @@ static int parse_sha(struct lb_desired *d, const char *v)
 		size_t len = nl ? (size_t)(nl - v) : strlen(v), pos = 0;
 		const char *tok;
 		if (token(v, len, &pos, &tok)) {
-			int r = sha_entry(d, v, len, ++k);
+			int r = fn(d, v, len, ++k);
 			if (r < 0)
 				return r;
 		}
 		v += len + (nl ? 1 : 0);
 	}
+	return 0;
+}
+
+static int parse_sha(struct lb_desired *d, const char *v)
+{
+	int r = each_line(d, v, sha_entry);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < d->n; i++)
 		if (!d->pkgs[i].sha256[0])
 			return lb_errf(-LBE_FORMAT, "field 'SHA256': no entry for %s_%s",
@@ -213,6 +223,57 @@ static int parse_hex64(const char *field, const char *v, char out[65])
 	for (size_t i = 0; i < 64; i++)
 		out[i] = (char)(v[i] >= 'A' && v[i] <= 'F' ? v[i] + 32 : v[i]);
 	out[64] = 0;
+	return 0;
+}
+
+/* One line of Package-Deltas: <name> <base-sha256> <content-sha256> <sha256> <size>. */
+static int pdelta_entry(struct lb_desired *d, const char *line, size_t len, size_t k)
+{
+	char w[5][130];
+	size_t pos = 0, n = 0, tl;
+	const char *tok;
+	while ((tl = token(line, len, &pos, &tok))) {
+		if (n == 5 || tl >= sizeof w[0])
+			return lb_errf(-LBE_FORMAT, "field 'Package-Deltas': entry %zu: bad words",
+			               k);
+		memcpy(w[n], tok, tl);
+		w[n++][tl] = 0;
+	}
+	struct lb_desired_pdelta e;
+	char content[65];
+	if (n != 5 || parse_hex64("Package-Deltas", w[1], e.base_sha256) ||
+	    parse_hex64("Package-Deltas", w[2], content) ||
+	    parse_hex64("Package-Deltas", w[3], e.sha256) || parse_uint(w[4], ~0ULL, &e.size) < 0 ||
+	    !e.size) {
+		lb_err_clear();
+		return lb_errf(-LBE_FORMAT, "field 'Package-Deltas': entry %zu: bad value", k);
+	}
+	const struct lb_desired_pkg *cp = lb_desired_find(d, w[0]);
+	if (!cp)
+		return lb_errf(-LBE_FORMAT,
+		               "field 'Package-Deltas': entry %zu: %.64s is not in "
+		               "Packages",
+		               k, w[0]);
+	struct lb_desired_pkg *p = &d->pkgs[cp - d->pkgs];
+	if (!p->sha256[0] || !strcmp(p->sha256, e.base_sha256))
+		return lb_errf(-LBE_FORMAT, "field 'Package-Deltas': entry %zu: %s: bad base", k,
+		               p->name);
+	if (p->content_sha256[0] && strcmp(p->content_sha256, content))
+		return lb_errf(-LBE_FORMAT,
+		               "field 'Package-Deltas': entry %zu: %s: two content hashes", k,
+		               p->name);
+	for (size_t i = 0; i < p->ndeltas; i++)
+		if (!strcmp(p->deltas[i].base_sha256, e.base_sha256))
+			return lb_errf(-LBE_FORMAT,
+			               "field 'Package-Deltas': entry %zu: %s: base given twice", k,
+			               p->name);
+	if (p->ndeltas == LB_DESIRED_MAX_PKG_DELTAS)
+		return lb_errf(-LBE_FORMAT, "field 'Package-Deltas': %s: more than %d deltas",
+		               p->name, LB_DESIRED_MAX_PKG_DELTAS);
+	if (!p->deltas && !(p->deltas = calloc(LB_DESIRED_MAX_PKG_DELTAS, sizeof *p->deltas)))
+		return lb_errf(-ENOMEM, "out of memory");
+	memcpy(p->content_sha256, content, 65);
+	p->deltas[p->ndeltas++] = e;
 	return 0;
 }
 
@@ -362,6 +423,11 @@ static int parse_para(struct lb_desired *d, const struct lb_para *p)
 	v = lb_para_get(p, "SHA256");
 	if (v && (r = parse_sha(d, v)) < 0)
 		return r;
+	const char *pd = lb_para_get(p, "Package-Deltas");
+	if (pd && !v)
+		return lb_errf(-LBE_FORMAT, "field 'Package-Deltas' without 'SHA256'");
+	if (pd && (r = each_line(d, pd, pdelta_entry)) < 0)
+		return r;
 	return parse_image(d, p);
 }
 
@@ -424,6 +490,7 @@ void lb_desired_free(struct lb_desired *d)
 	for (size_t i = 0; i < d->n; i++) {
 		free(d->pkgs[i].name);
 		free(d->pkgs[i].version);
+		free(d->pkgs[i].deltas);
 	}
 	free(d->pkgs);
 	free(d->image.version);

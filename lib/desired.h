@@ -16,6 +16,9 @@
  *   Image-Index-SHA256: <sha256-hex>     pack file whose frames it names)
  *   Image-Deltas:                   (optional, with Image-Index: deltas from older
  *    <base-sha256> <dindex> <size> <sha256> <delta> <size>   images, lib/chunk.h)
+ *   Package-Deltas:                 (optional, with SHA256: deltas to packages
+ *    <name> <base-sha256> <content-sha256> <delta-sha256> <size>  from older
+ *                                    versions, lib/pkgdelta.h; at most 8 a package)
  *
  * Further fields are kept in doc for later users (expiry, group). */
 #ifndef LB_DESIRED_H
@@ -30,11 +33,24 @@
 #define LB_DESIRED_FORMAT   1
 #define LB_DESIRED_MAX_PKGS 65536
 
+#define LB_DESIRED_MAX_PKG_DELTAS 8
+
+/* A delta to a package from an older version (lib/pkgdelta.h), in the tree at
+ * deltas/<sha256[0:2]>/<sha256 of the package>.from-<base_sha256>.delta */
+struct lb_desired_pdelta {
+	char base_sha256[65]; /* of the older .deb */
+	char sha256[65];      /* of the delta file */
+	unsigned long long size;
+};
+
 struct lb_desired_pkg {
 	char *name;
 	char *version;
 	char sha256[65];         /* hex, "" if not given */
 	unsigned long long size; /* 0 if not given */
+	char content_sha256[65]; /* the package's content hash (lib/deb.h), "" if no delta */
+	struct lb_desired_pdelta *deltas; /* Package-Deltas to it, newest base first */
+	size_t ndeltas;
 };
 
 #define LB_DESIRED_MAX_DELTAS 16

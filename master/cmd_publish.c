@@ -24,6 +24,8 @@ struct opts {
 	unsigned chunk_avg;                /* --chunk-size */
 	int level;                         /* --image-level */
 	unsigned bases;                    /* --image-deltas */
+	unsigned pkg_bases;                /* --package-deltas */
+	const char *delta_from;            /* --delta-from */
 	unsigned expires;
 };
 
@@ -31,7 +33,9 @@ struct result {
 	size_t *sel;
 	size_t n;
 	struct mimage *image; /* the group's OS image, or NULL */
-	bool written;         /* the state was rewritten by this publish */
+	struct mpdelta *pd;   /* its package deltas */
+	size_t npd;
+	bool written; /* the state was rewritten by this publish */
 };
 
 /* The OS images of all groups, each file and version read once. */
@@ -45,10 +49,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	static const char *const names[] = {"--pool",        "--desired",       "--key",
 	                                    "--out",         "--expires",       "--arch",
 	                                    "--image",       "--image-version", "--chunk-size",
-	                                    "--image-level", "--image-deltas"};
-	const char *expires = "30", *chunk = "65536", *level = "19", *bases = "2";
-	const char **dest[] = {&o->pool,  &o->conf,          &o->key, &o->out, &expires, &o->arch,
-	                       &o->image, &o->image_version, &chunk,  &level,  &bases};
+	                                    "--image-level", "--image-deltas",  "--package-deltas",
+	                                    "--delta-from"};
+	const char *expires = "30", *chunk = "65536", *level = "19", *bases = "2", *pbases = "2";
+	const char **dest[] = {&o->pool, &o->conf,  &o->key,           &o->out, &expires,
+	                       &o->arch, &o->image, &o->image_version, &chunk,  &level,
+	                       &bases,   &pbases,   &o->delta_from};
 	memset(o, 0, sizeof *o);
 	for (int i = 1; i < argc; i++) {
 		size_t k, n = 0;
@@ -71,7 +77,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		                           "CONF --key KEYFILE --out TREE [--expires DAYS] "
 		                           "[--image FILE --image-version VERSION] "
 		                           "[--chunk-size BYTES] [--image-level N] "
-		                           "[--image-deltas N]");
+		                           "[--image-deltas N] [--package-deltas N] "
+		                           "[--delta-from DIR]");
 	if (!o->image != !o->image_version)
 		return lb_errf(-LBE_USAGE, "publish: --image and --image-version go together");
 	if (o->image_version && !lb_image_version_valid(o->image_version))
@@ -104,6 +111,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		return lb_errf(-LBE_USAGE, "publish: --image-deltas %s: not 0 to %d", bases,
 		               MIMAGE_BASES);
 	o->bases = (unsigned)d;
+	errno = 0;
+	d = strtoul(pbases, &end, 10);
+	if (errno || end == pbases || *end || d > LB_DESIRED_MAX_PKG_DELTAS)
+		return lb_errf(-LBE_USAGE, "publish: --package-deltas %s: not 0 to %d", pbases,
+		               LB_DESIRED_MAX_PKG_DELTAS);
+	o->pkg_bases = (unsigned)d;
 	return 0;
 }
 
@@ -140,7 +153,8 @@ static int publish_group(struct mtree *t, const struct mgroup *g, const struct m
 	snprintf(dir, sizeof dir, "groups/%s", g->name);
 	long long period = period_of(g, o);
 	struct mbuf b = {0};
-	state_text(&b, g, pool, res->sel, res->n, res->image, t->serial, t->now + (time_t)period);
+	state_text(&b, g, pool, res->sel, res->n, res->pd, res->npd, res->image, t->serial,
+	           t->now + (time_t)period);
 	int r = b.err ? b.err : tree_mkdir(t, dir);
 	if (!r && signed_keep(t, dir, "state", b.s, period))
 		t->kept += 2;
@@ -169,13 +183,18 @@ static int publish_device(struct mtree *t, const struct mdevice *d, const struct
 }
 
 static int write_tree(struct mtree *t, const struct mconf *conf, const struct mpool *pool,
-                      struct result *res, struct images *im, const struct opts *o)
+                      const struct mpool *from, struct result *res, struct images *im,
+                      const struct opts *o)
 {
 	int r = index_publish(t, pool);
 	for (size_t i = 0; !r && i < im->n; i++)
 		r = image_publish(t, &im->v[i]);
 	for (size_t i = 0; !r && i < im->n; i++)
 		r = image_deltas(t, &im->v[i]);
+	/* deltas from the versions the current states name, before they are replaced */
+	for (size_t i = 0; !r && i < conf->ngroups; i++)
+		r = pkgdeltas_publish(t, &conf->groups[i], pool, res[i].sel, res[i].n, o->pkg_bases,
+		                      from, &res[i].pd, &res[i].npd);
 	for (size_t i = 0; !r && i < conf->ngroups; i++)
 		r = publish_group(t, &conf->groups[i], pool, &res[i], o);
 	for (size_t i = 0; !r && i < conf->ndevices; i++)
@@ -254,6 +273,12 @@ static int run(const struct opts *o, const struct lb_mkey *key, struct mconf *co
 	struct result *res = calloc(conf->ngroups, sizeof *res);
 	if (!res)
 		return mx_fail(-ENOMEM, MX_IO);
+	struct mpool from = {.dirfd = -1};
+	if (o->delta_from && (r = mpool_load(o->delta_from, &from)) < 0) {
+		mpool_free(&from);
+		free(res);
+		return mx_fail(r, MX_IO);
+	}
 	struct mtree t = {.fd = -1, .poolfd = -1};
 	struct images im = {0};
 	int status = MX_OK;
@@ -270,7 +295,7 @@ static int run(const struct opts *o, const struct lb_mkey *key, struct mconf *co
 		t.serial = t.serial + 1 > ms ? t.serial + 1 : ms;
 		t.now = time(NULL);
 		t.key = key;
-		if ((r = write_tree(&t, conf, pool, res, &im, o)) < 0)
+		if ((r = write_tree(&t, conf, pool, &from, res, &im, o)) < 0)
 			status = mx_fail(r, MX_IO);
 		fprintf(stderr,
 		        "lifeboat-master: publish: %zu packages read (%u skipped), %zu groups "
@@ -280,9 +305,12 @@ static int run(const struct opts *o, const struct lb_mkey *key, struct mconf *co
 		        t.serial, elapsed(t0));
 	}
 	tree_close(&t);
-	for (size_t i = 0; i < conf->ngroups; i++)
+	for (size_t i = 0; i < conf->ngroups; i++) {
 		free(res[i].sel);
+		free(res[i].pd);
+	}
 	free(res);
+	mpool_free(&from);
 	for (size_t i = 0; i < im.n; i++)
 		image_free(&im.v[i]);
 	free(im.v);

@@ -21,6 +21,13 @@ static const struct {
      "write the signed tree", cmd_publish},
     {"keylist", "--key KEYFILE --out TREE [--expires DAYS] PUBKEYFILE...",
      "write TREE/keys: the signed list of trusted keys (key rotation)", cmd_keylist},
+    {"delta", "OLD.deb NEW.deb OUT",
+     "write the package delta from OLD to NEW (publish makes them itself)", cmd_delta},
+    {"export",
+     "--tree TREE --group G --key KEYFILE --out DIR [--device ID[,ID...]] [--master URL]\n"
+     "          [--conf FILE] [--layout NAME:MiB,...] [--slots 1|2] [--repartition]\n"
+     "          [--expires DAYS]",
+     "write a signed provisioning bundle for a USB stick (docs/provisioning.md)", cmd_export},
 };
 
 static void usage(FILE *out)

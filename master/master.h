@@ -30,6 +30,7 @@ int mx_fail(int err, int status);
 int cmd_keygen(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_keylist(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 /* A warning line on stderr. */
 void mx_warn(const char *fmt, ...) LB_PRINTF(1, 2);
@@ -111,6 +112,9 @@ int resolve_init(const struct mpool *pool, const char *arch, struct msolver **ou
 int resolve_group(struct msolver *s, const struct mgroup *g, size_t **sel, size_t *nsel) LB_MUST;
 void resolve_free(struct msolver *s);
 
+/* sha256 (hex) and size of dirfd/name; a negative errno. */
+int mx_file_sha256(int dirfd, const char *name, char hex[65], unsigned long long *size) LB_MUST;
+
 /* The current time in milliseconds (the lowest serial a new file gets). */
 unsigned long long now_ms(void);
 
@@ -161,12 +165,49 @@ void image_free(struct mimage *im);
  * with a warning. */
 int image_deltas(struct mtree *t, struct mimage *im) LB_MUST;
 
+/* ---- debdelta.c: package deltas (lib/pkgdelta.h) ---- */
+
+#define MDELTA_LEVEL 9 /* xz preset of package deltas (with xz's "extreme" flag) */
+
+struct debdelta_stats {
+	unsigned same, zstd, bsdiff, literal; /* regular files by how they are sent */
+	unsigned long long bytes;             /* of the delta */
+};
+
+/* Write to outfd (empty, seekable) the delta from the package olddeb to newdeb,
+ * its streams compressed with xz preset; content receives newdeb's content hash
+ * (lib/deb.h). */
+int debdelta_make(const char *olddeb, const char *newdeb, int outfd, int preset,
+                  struct debdelta_stats *st, char content[65]) LB_MUST;
+int cmd_delta(int argc, char **argv);
+
+/* ---- pkgdeltas.c: a group's package deltas ---- */
+
+struct mpdelta {
+	const struct mpkg *pkg; /* the package it makes */
+	char base[65];          /* sha256 of the .deb it starts from */
+	char content[65];       /* the package's content hash */
+	char sha256[65];        /* of the delta file */
+	unsigned long long size;
+};
+
+#define MPDELTA_BASES 2 /* --package-deltas: older versions each package gets deltas from */
+
+/* The deltas for the packages sel[0..n) of pool in group g (made in TREE/deltas
+ * unless they are there), from their versions in the group's current state and
+ * the bases it lists (max_bases of them), and from other versions in from (NULL
+ * or --delta-from's pool). *out is malloc'd. */
+int pkgdeltas_publish(struct mtree *t, const struct mgroup *g, const struct mpool *pool,
+                      const size_t *sel, size_t n, unsigned max_bases, const struct mpool *from,
+                      struct mpdelta **out, size_t *nout) LB_MUST;
+
 /* ---- state.c: the texts of the signed files ---- */
 
 /* groups/G/state (docs/master-tree.md): the packages sel[0..n) of pool, sorted by
- * name, and the OS image im (or NULL). */
+ * name, their deltas pd[0..npd), and the OS image im (or NULL). */
 void state_text(struct mbuf *b, const struct mgroup *g, const struct mpool *pool, const size_t *sel,
-                size_t n, const struct mimage *im, unsigned long long serial, time_t expires);
+                size_t n, const struct mpdelta *pd, size_t npd, const struct mimage *im,
+                unsigned long long serial, time_t expires);
 /* devices/ID */
 void pointer_text(struct mbuf *b, const struct mdevice *d, unsigned long long serial,
                   time_t expires);

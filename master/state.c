@@ -4,7 +4,8 @@
 #include "master.h"
 
 void state_text(struct mbuf *b, const struct mgroup *g, const struct mpool *pool, const size_t *sel,
-                size_t n, const struct mimage *im, unsigned long long serial, time_t expires)
+                size_t n, const struct mpdelta *pd, size_t npd, const struct mimage *im,
+                unsigned long long serial, time_t expires)
 {
 	char exp[32];
 	iso_time(expires, exp);
@@ -38,6 +39,11 @@ void state_text(struct mbuf *b, const struct mgroup *g, const struct mpool *pool
 		mbuf_printf(b, " %s %llu %s_%s\n", p->sha256, p->size, p->info.name,
 		            p->info.version);
 	}
+	if (npd)
+		mbuf_put(b, "Package-Deltas:\n", 16);
+	for (size_t i = 0; i < npd; i++)
+		mbuf_printf(b, " %s %s %s %s %llu\n", pd[i].pkg->info.name, pd[i].base,
+		            pd[i].content, pd[i].sha256, pd[i].size);
 }
 
 void pointer_text(struct mbuf *b, const struct mdevice *d, unsigned long long serial,

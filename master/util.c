@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Small helpers of lifeboat-master: messages, exit statuses, a string buffer, time. */
+/* Small helpers of lifeboat-master: messages, exit statuses, a string buffer, time,
+ * a file's sha256. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "master.h"
 
@@ -90,4 +94,32 @@ unsigned long long now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+int mx_file_sha256(int dirfd, const char *name, char hex[65], unsigned long long *size)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	static unsigned char buf[1 << 16];
+	crypto_hash_sha256_state h;
+	crypto_hash_sha256_init(&h);
+	*size = 0;
+	int r = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
+			break;
+		}
+		crypto_hash_sha256_update(&h, buf, (size_t)n);
+		*size += (unsigned long long)n;
+	}
+	close(fd);
+	unsigned char md[32];
+	crypto_hash_sha256_final(&h, md);
+	sodium_bin2hex(hex, 65, md, sizeof md);
+	return r;
 }

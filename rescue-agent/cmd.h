@@ -25,12 +25,15 @@ int cmd_plan(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_list(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_status(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_files(struct lb_ctx *ctx, int argc, char **argv);
+int cmd_patch(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_verify(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_recover(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_vercmp(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_sync(struct lb_ctx *ctx, int argc, char **argv);
+int cmd_sync_plan(struct lb_ctx *ctx, int argc, char **argv); /* plan without --pool */
 int cmd_os(struct lb_ctx *ctx, int argc, char **argv);
 int cmd_boot(struct lb_ctx *ctx, int argc, char **argv);
+int cmd_provision(struct lb_ctx *ctx, int argc, char **argv);
 
 /* Shared by apply and plan: parse "--pool DIR FILE". */
 int lb_parse_pool_args(int argc, char **argv, const char **pool, const char **file) LB_MUST;

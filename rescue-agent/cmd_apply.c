@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* lifeboat apply --pool DIR FILE: converge the root to the desired state FILE. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -39,6 +40,11 @@ static int load(int argc, char **argv, const char **pool, struct lb_desired *d)
 
 int cmd_plan(struct lb_ctx *ctx, int argc, char **argv)
 {
+	bool pool_given = false;
+	for (int i = 1; i < argc; i++)
+		pool_given |= !strncmp(argv[i], "--pool", 6);
+	if (!pool_given)
+		return cmd_sync_plan(ctx, argc, argv); /* what sync would do */
 	const char *pool;
 	struct lb_desired d;
 	int r = load(argc, argv, &pool, &d);

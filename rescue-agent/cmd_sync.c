@@ -9,7 +9,9 @@
 #include "config.h"
 #include "sync.h"
 
-int cmd_sync(struct lb_ctx *ctx, int argc, char **argv)
+/* sync, and plan without --pool */
+static int link_cmd(struct lb_ctx *ctx, int argc, char **argv,
+                    int (*run)(struct lb_ctx *, const struct lb_config *))
 {
 	const char *conf = NULL;
 	for (int i = 1; i + 1 < argc; i++)
@@ -20,9 +22,9 @@ int cmd_sync(struct lb_ctx *ctx, int argc, char **argv)
 	for (int i = 1; !r && i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
-			r = lb_errf(-LBE_USAGE, "sync: '%s' needs a value or is unknown", o);
+			r = lb_errf(-LBE_USAGE, "%s: '%s' needs a value or is unknown", argv[0], o);
 		else if ((r = lb_sync_option(&cfg, o, v)) == 0)
-			r = lb_errf(-LBE_USAGE, "sync: unknown option '%s'", o);
+			r = lb_errf(-LBE_USAGE, "%s: unknown option '%s'", argv[0], o);
 		else if (r > 0)
 			r = 0;
 		i++;
@@ -30,7 +32,17 @@ int cmd_sync(struct lb_ctx *ctx, int argc, char **argv)
 	if (!r)
 		lb_sync_config_done(&cfg);
 	if (!r)
-		r = lb_sync(ctx, &cfg);
+		r = run(ctx, &cfg);
 	lb_config_free(&cfg);
 	return r;
+}
+
+int cmd_sync(struct lb_ctx *ctx, int argc, char **argv)
+{
+	return link_cmd(ctx, argc, argv, lb_sync);
+}
+
+int cmd_sync_plan(struct lb_ctx *ctx, int argc, char **argv)
+{
+	return link_cmd(ctx, argc, argv, lb_sync_plan);
 }

@@ -31,8 +31,13 @@ struct lb_item {
 	struct lb_dbpkg neu;  /* the new record, for packages that change */
 	char *deb_path;
 	int debfd;
-	char deb_sha256[65];
+	char deb_sha256[65]; /* of the file read */
 	unsigned long long deb_size;
+	/* The package as the desired state names it (neu.deb_sha256 holds its sha256):
+	 * the file read, or a package rebuilt from a delta that has the content hash
+	 * content_sha256 ("" when the file itself matched). */
+	unsigned long long id_size;
+	char content_sha256[65];
 	struct lb_deb_meta meta;
 };
 

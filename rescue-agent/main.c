@@ -25,7 +25,8 @@
 static const struct lb_cmd commands[] = {
     {"apply", "--pool DIR FILE", "converge the root to the desired-state FILE", cmd_apply,
      LB_CMD_CREATE},
-    {"plan", "--pool DIR FILE", "print what apply would do, change nothing", cmd_plan, 0},
+    {"plan", "[--pool DIR FILE]",
+     "print what apply (or, without --pool, sync) would do and download", cmd_plan, LB_CMD_CREATE},
     {"sync", "[--master URL] [--device-id ID]",
      "fetch the master's signed desired state, download, converge", cmd_sync, LB_CMD_CREATE},
     {"os", "write --slot DEV ... | status", "write the desired OS image onto a slot; its record",
@@ -34,11 +35,16 @@ static const struct lb_cmd commands[] = {
     {"status", "", "packages, serial and any interrupted transaction", cmd_status,
      LB_CMD_NO_RECOVER},
     {"files", "PKG", "files owned by PKG", cmd_files, 0},
+    {"patch", "DELTA OUT.deb", "rebuild a package from a delta and the installed files", cmd_patch,
+     0},
     {"verify", "[PKG...]", "compare installed files with the database", cmd_verify, 0},
     {"recover", "", "finish or undo an interrupted transaction", cmd_recover, LB_CMD_NO_RECOVER},
     {"vercmp", "A OP B", "exit 0 if the version relation holds (dpkg's operators)", cmd_vercmp,
      LB_CMD_NO_STATE},
     {"boot", "count|mark-good|rescue|...", "boot counter and rescue", cmd_boot, LB_CMD_NO_RECOVER},
+    {"provision", "check|partition|conf BUNDLE ...",
+     "factory provisioning from a USB stick's bundle (docs/provisioning.md)", cmd_provision,
+     LB_CMD_NO_STATE},
 };
 
 static void usage(FILE *out)

@@ -140,13 +140,15 @@ static int mark_conffiles(struct lb_item *it)
 	return r;
 }
 
-static int read_deb(struct lb_ctx *ctx, struct lb_item *it, const char *path)
+/* content: compute the content hash into it->content_sha256 too */
+static int read_deb(struct lb_ctx *ctx, struct lb_item *it, const char *path, bool content)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return lb_errf(-errno, "%s: %s", path, strerror(errno));
 	struct collect c = {.p = &it->neu, .allow_devices = ctx->allow_devices};
-	int r = lb_deb_read(fd, &it->meta, collect_entry, &c, it->deb_sha256, &it->deb_size);
+	int r = lb_deb_read_content(fd, &it->meta, collect_entry, &c, it->deb_sha256, &it->deb_size,
+	                            content ? it->content_sha256 : NULL);
 	if (!r)
 		r = lb_dbpkg_set_control(&it->neu, it->meta.control, it->meta.control_len);
 	if (!r)
@@ -159,6 +161,7 @@ static int read_deb(struct lb_ctx *ctx, struct lb_item *it, const char *path)
 	}
 	it->debfd = fd;
 	memcpy(it->neu.deb_sha256, it->deb_sha256, 65);
+	it->id_size = it->deb_size;
 	if (!(it->deb_path = strdup(path)))
 		return -ENOMEM;
 	return 0;
@@ -199,7 +202,7 @@ static int find_deb(struct lb_ctx *ctx, const char *pool, const struct lb_desire
 			continue;
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", pool, de->d_name);
-		r = read_deb(ctx, it, path);
+		r = read_deb(ctx, it, path, dp->content_sha256[0] != 0);
 		if (r)
 			break;
 		if (strcmp(it->neu.info.name, dp->name) ||
@@ -214,10 +217,24 @@ static int find_deb(struct lb_ctx *ctx, const char *pool, const struct lb_desire
 		               dp->version, pfx[0], pool);
 	if (r)
 		return r;
-	if (dp->sha256[0] && (strcmp(dp->sha256, it->deb_sha256) || dp->size != it->deb_size))
-		return lb_errf(-LBE_HASH, "%s: sha256 %s size %llu, the desired state says %s %llu",
-		               it->deb_path, it->deb_sha256, it->deb_size, dp->sha256, dp->size);
-	return 0;
+	if (!dp->sha256[0] || (!strcmp(dp->sha256, it->deb_sha256) && dp->size == it->deb_size)) {
+		it->content_sha256[0] = 0;
+		return 0;
+	}
+	/* a package rebuilt from a delta (debpatch.c): its content is what was signed */
+	if (dp->content_sha256[0] && !strcmp(dp->content_sha256, it->content_sha256)) {
+		memcpy(it->neu.deb_sha256, dp->sha256, 65);
+		it->id_size = dp->size;
+		return 0;
+	}
+	if (dp->content_sha256[0])
+		return lb_errf(-LBE_HASH,
+		               "%s: sha256 %s size %llu content %s, the desired state says %s "
+		               "%llu content %s",
+		               it->deb_path, it->deb_sha256, it->deb_size, it->content_sha256,
+		               dp->sha256, dp->size, dp->content_sha256);
+	return lb_errf(-LBE_HASH, "%s: sha256 %s size %llu, the desired state says %s %llu",
+	               it->deb_path, it->deb_sha256, it->deb_size, dp->sha256, dp->size);
 }
 
 struct read_job {

@@ -27,8 +27,9 @@ static void mark_satisfiers(const struct lb_plan *plan, const struct lb_deplist 
 					in[k] = true;
 }
 
+/* content: the content hash a rebuilt package was accepted by, or NULL */
 static int add(struct lb_desired *st, const char *name, const char *version, const char *sha,
-               unsigned long long size)
+               unsigned long long size, const char *content)
 {
 	struct lb_desired_pkg *p = &st->pkgs[st->n];
 	memset(p, 0, sizeof *p);
@@ -43,6 +44,8 @@ static int add(struct lb_desired *st, const char *name, const char *version, con
 		memcpy(p->sha256, sha, 65);
 		p->size = size;
 	}
+	if (content && strlen(content) == 64)
+		memcpy(p->content_sha256, content, 65);
 	st->n++;
 	return 0;
 }
@@ -99,14 +102,15 @@ int lb_plan_first_stage(const struct lb_plan *plan, struct lb_desired *st)
 	for (size_t i = 0; i < plan->n && !r; i++)
 		if (in[i])
 			r = add(st, plan->items[i].neu.info.name, plan->items[i].neu.info.version,
-			        plan->items[i].deb_sha256, plan->items[i].deb_size);
+			        plan->items[i].neu.deb_sha256, plan->items[i].id_size,
+			        plan->items[i].content_sha256);
 	for (size_t i = 0; i < plan->db.n && !r; i++) {
 		const struct lb_dbpkg *p = &plan->db.pkgs[i];
 		bool staged = false;
 		for (size_t k = 0; k < plan->n; k++)
 			staged |= in[k] && !strcmp(plan->items[k].neu.info.name, p->info.name);
 		if (!staged)
-			r = add(st, p->info.name, p->info.version, p->deb_sha256, 0);
+			r = add(st, p->info.name, p->info.version, p->deb_sha256, 0, NULL);
 	}
 	free(in);
 	if (r) {

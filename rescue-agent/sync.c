@@ -23,7 +23,9 @@
 #include <unistd.h>
 
 #include "bootstate.h"
+#include "cmd.h"
 #include "deb822.h"
+#include "debpatch.h"
 #include "desired.h"
 #include "engine.h"
 #include "fetch.h"
@@ -32,6 +34,7 @@
 #include "minisign.h"
 #include "pkgdb.h"
 #include "slots.h"
+#include "version.h"
 
 #define MAX_KEYS         8 /* pinned keys; also keys in a key list */
 #define MAX_STATE_SIZE   (16u << 20)
@@ -440,8 +443,87 @@ void lb_bar_progress(void *arg, unsigned long long now, unsigned long long total
 	        (double)total / 1048576.0, rate / 1024.0, eta);
 }
 
-static int download(struct sync *s, const struct lb_desired *d, const struct lb_db *db,
-                    unsigned long long *bytes)
+/* The delta to use for p: one from the .deb of p's package that db has installed
+ * (whose files the rebuild reads), and smaller than the package; else NULL. */
+static const struct lb_desired_pdelta *
+pick_delta(const struct lb_desired_pkg *p, const struct lb_db *db, const struct lb_dbpkg **base)
+{
+	const struct lb_dbpkg *b = lb_db_find(db, p->name);
+	*base = b;
+	if (!b || b->state < LB_ST_UNPACKED || !b->deb_sha256[0])
+		return NULL;
+	for (size_t k = 0; k < p->ndeltas; k++)
+		if (!strcmp(p->deltas[k].base_sha256, b->deb_sha256) && p->deltas[k].size < p->size)
+			return &p->deltas[k];
+	return NULL;
+}
+
+/* Errors after which the full package is fetched instead of a delta: the delta
+ * is not on the master, not what was signed, damaged, or a base file is not
+ * what was installed. Others (the link, the disk) are reported: the .part of
+ * the delta stays for the next run. */
+static bool delta_fallback(int r)
+{
+	return r == -ENOENT || r == -LBE_HASH || r == -LBE_FORMAT || r == -LBE_DEB ||
+	       r == -EACCES || r == -EPROTO;
+}
+
+/* Fetch p's delta pd into the cache as NAME.delta, rebuild the package from it
+ * and base's files under c's root into NAME, drop the delta. */
+static int fetch_delta(struct sync *s, struct lb_ctx *c, const struct lb_desired_pkg *p,
+                       const struct lb_desired_pdelta *pd, const struct lb_dbpkg *base,
+                       const char *name)
+{
+	char rel[300], dname[620], tmp[620];
+	snprintf(rel, sizeof rel, "deltas/%.2s/%s.from-%s.delta", p->sha256, p->sha256,
+	         pd->base_sha256);
+	snprintf(dname, sizeof dname, "%s.delta", name);
+	snprintf(tmp, sizeof tmp, "%s.new", name);
+	char *url = join(s->master, rel);
+	if (!url)
+		return -ENOMEM;
+	int r = lb_fetch_file(s->f, url, s->cachefd, dname, pd->size, pd->sha256);
+	free(url);
+	if (r)
+		return r;
+	int dfd = openat(s->cachefd, dname, O_RDONLY | O_CLOEXEC);
+	int ofd =
+	    dfd < 0 ? -1 : openat(s->cachefd, tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (dfd < 0 || ofd < 0)
+		r = lb_errf(-errno, "%s: %s", dfd < 0 ? dname : tmp, strerror(errno));
+	struct lb_debpatch_stats st;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!r)
+		r = lb_debpatch(c->rootfd, base, dfd, ofd, p->content_sha256, &st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (!r)
+		r = lb_fsync(ofd);
+	if (ofd >= 0)
+		close(ofd);
+	if (dfd >= 0)
+		close(dfd);
+	if (!r)
+		r = lb_rename(s->cachefd, tmp, s->cachefd, name);
+	if (!r)
+		r = lb_fsync_dir(s->cachefd, NULL);
+	int u = lb_unlink(s->cachefd, r ? tmp : dname);
+	if (u && !r)
+		r = u;
+	if (!r && !s->ctx->quiet && s->ctx->json)
+		printf(
+		    "{\"event\":\"rebuilt\",\"package\":\"%s\",\"version\":\"%s\",\"bytes\":%llu,"
+		    "\"seconds\":%.3f}\n",
+		    p->name, p->version, pd->size,
+		    (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return r;
+}
+
+/* Download what the packages of d that db does not have need into the cache:
+ * a delta from the installed version when the state offers one (rebuilt
+ * against the files of c's root), else the package. */
+static int download(struct sync *s, struct lb_ctx *c, const struct lb_desired *d,
+                    const struct lb_db *db, unsigned long long *bytes)
 {
 	bool bar = isatty(2) && !s->ctx->quiet && !s->ctx->json;
 	int r = 0;
@@ -453,19 +535,43 @@ static int download(struct sync *s, const struct lb_desired *d, const struct lb_
 		cache_name(p, name, sizeof name);
 		if (faccessat(s->cachefd, name, F_OK, 0) == 0)
 			continue; /* verified when it was renamed there */
-		snprintf(rel, sizeof rel, "pool/%.2s/%s.deb", p->sha256, p->sha256);
-		char *url = join(s->master, rel);
-		if (!url)
-			return -ENOMEM;
+		const struct lb_dbpkg *base;
+		const struct lb_desired_pdelta *pd = pick_delta(p, db, &base);
 		struct lb_bar b = {.name = p->name};
 		s->f->progress = bar ? lb_bar_progress : NULL;
 		s->f->progress_arg = &b;
 		if (s->ctx->json) {
 			printf("{\"event\":\"download\",\"package\":\"%s\",\"version\":\"%s\","
-			       "\"bytes\":%llu}\n",
-			       p->name, p->version, p->size);
+			       "\"bytes\":%llu,\"delta\":%s}\n",
+			       p->name, p->version, pd ? pd->size : p->size, pd ? "true" : "false");
 			fflush(stdout);
 		}
+		if (pd) {
+			r = fetch_delta(s, c, p, pd, base, name);
+			if (bar)
+				fputc('\n', stderr);
+			if (!r) {
+				*bytes += pd->size;
+				continue;
+			}
+			if (!delta_fallback(r))
+				return lb_err_prefix(r, "%s %s (delta)", p->name, p->version);
+			if (!s->ctx->quiet)
+				fprintf(stderr,
+				        "lifeboat: %s %s: delta not used (%s); downloading the "
+				        "package\n",
+				        p->name, p->version, lb_err_msg());
+			lb_err_clear();
+			char dname[620];
+			snprintf(dname, sizeof dname, "%s.delta", name);
+			if ((r = lb_unlink(s->cachefd, dname)))
+				return r;
+		}
+		snprintf(rel, sizeof rel, "pool/%.2s/%s.deb", p->sha256, p->sha256);
+		char *url = join(s->master, rel);
+		if (!url)
+			return -ENOMEM;
+		b = (struct lb_bar){.name = p->name};
 		r = lb_fetch_file(s->f, url, s->cachefd, name, p->size, p->sha256);
 		if (bar)
 			fputc('\n', stderr);
@@ -474,6 +580,95 @@ static int download(struct sync *s, const struct lb_desired *d, const struct lb_
 		if (r)
 			r = lb_err_prefix(r, "%s %s", p->name, p->version);
 	}
+	return r;
+}
+
+int lb_sync_plan(struct lb_ctx *ctx, const struct lb_config *cfg)
+{
+	struct lb_link l;
+	struct lb_db db = {0};
+	int r = lb_sync_fetch_state(ctx, cfg, "plan", &l);
+	if (r)
+		return r;
+	int cachefd = -1;
+	r = open_dir(ctx, "cache", &cachefd);
+	if (!r)
+		r = lb_db_load(ctx->pkgfd, LB_DB_FILE, &db);
+	if (!r)
+		r = lb_sync_check_serial(cfg, &l, db.serial);
+	unsigned long long total = 0, saved = 0;
+	size_t nget = 0, ndelta = 0, nkeep = 0, nrm = 0;
+	for (size_t i = 0; !r && i < l.d.n; i++) {
+		const struct lb_desired_pkg *p = &l.d.pkgs[i];
+		char name[600];
+		const struct lb_dbpkg *b;
+		if (installed(&db, p)) {
+			nkeep++;
+			continue;
+		}
+		const struct lb_desired_pdelta *pd = pick_delta(p, &db, &b);
+		int c = b ? lb_vercmp(p->version, b->info.version) : 1;
+		const char *act = !b      ? "install"
+		                  : c > 0 ? "upgrade"
+		                  : c < 0 ? "downgrade"
+		                          : "reinstall";
+		cache_name(p, name, sizeof name);
+		bool cached = faccessat(cachefd, name, F_OK, 0) == 0;
+		unsigned long long bytes = cached ? 0 : pd ? pd->size : p->size;
+		total += bytes;
+		nget += !cached;
+		ndelta += !cached && pd;
+		saved += !cached && pd ? p->size - pd->size : 0;
+		if (ctx->json) {
+			printf("{\"package\":");
+			lb_json_str(stdout, p->name);
+			printf(",\"action\":\"%s\"", act);
+			if (b) {
+				printf(",\"from\":");
+				lb_json_str(stdout, b->info.version);
+			}
+			printf(",\"version\":");
+			lb_json_str(stdout, p->version);
+			printf(
+			    ",\"cached\":%s,\"delta\":%s,\"bytes\":%llu,\"package_bytes\":%llu}\n",
+			    cached ? "true" : "false", !cached && pd ? "true" : "false", bytes,
+			    p->size);
+		} else {
+			printf("%-9s %s %s%s%s  ", act, p->name, b ? b->info.version : "",
+			       b ? " -> " : "", p->version);
+			if (cached)
+				printf("cached\n");
+			else if (pd)
+				printf("delta %llu bytes (package %llu)\n", pd->size, p->size);
+			else
+				printf("package %llu bytes\n", p->size);
+		}
+	}
+	for (size_t i = 0; !r && i < db.n; i++) {
+		if (lb_desired_find(&l.d, db.pkgs[i].info.name))
+			continue;
+		nrm++;
+		if (ctx->json) {
+			printf("{\"package\":");
+			lb_json_str(stdout, db.pkgs[i].info.name);
+			printf(",\"action\":\"remove\",\"from\":");
+			lb_json_str(stdout, db.pkgs[i].info.version);
+			printf("}\n");
+		} else {
+			printf("%-9s %s %s\n", "remove", db.pkgs[i].info.name,
+			       db.pkgs[i].info.version);
+		}
+	}
+	if (!r && !ctx->json)
+		printf("%llu bytes to download: %zu packages, %zu of them as deltas (%llu bytes "
+		       "saved); %zu to remove, %zu unchanged\n",
+		       total, nget, ndelta, saved, nrm, nkeep);
+	if (!r && l.d.image.present && !ctx->json)
+		printf("OS image %s: see `lifeboat os status`\n", l.d.image.version);
+	lb_db_free(&db);
+	if (cachefd >= 0)
+		close(cachefd);
+	lb_link_free(&l);
 	return r;
 }
 
@@ -706,7 +901,7 @@ static int install_other(struct sync *s, struct lb_ctx *o, const struct lb_desir
 	if (!r)
 		r = lb_db_load(o->pkgfd, LB_DB_FILE, &db);
 	if (!r)
-		r = download(s, d, &db, &bytes);
+		r = download(s, o, d, &db, &bytes);
 	if (!r)
 		r = lb_converge(o, d, cache);
 	lb_db_free(&db);
@@ -852,7 +1047,7 @@ int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
 		return r;
 	}
 	if (!r)
-		r = download(&s, &l.d, &db, &bytes);
+		r = download(&s, ctx, &l.d, &db, &bytes);
 	if (!r)
 		r = lb_converge(ctx, &l.d, cache);
 	if (!r)

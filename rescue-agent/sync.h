@@ -15,6 +15,10 @@
 #include "fetch.h"
 
 int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg) LB_MUST;
+/* `lifeboat plan` without --pool: fetch the state as sync does and print, per
+ * package, what sync would do and what it would download (a delta or the
+ * package, and its bytes); change nothing but the verified copies in STATE/sync. */
+int lb_sync_plan(struct lb_ctx *ctx, const struct lb_config *cfg) LB_MUST;
 
 /* The options of the link, shared by the commands that talk to the master:
  * --master URL, --device-id ID, --group G, --pubkey FILE[,FILE], --bwlimit N,

@@ -134,6 +134,7 @@ mknod -m 600 "$ROOT/dev/console" c 5 1 2>/dev/null ||
 	echo "build-initramfs: not root, no /dev/console node (init copes)" >&2
 install_file other "$SRC/initramfs/init" init 0755
 install_file other "$SRC/initramfs/udhcpc.script" etc/lifeboat/udhcpc.script 0755
+install_file other "$SRC/initramfs/provision.sh" etc/lifeboat/provision.sh 0644
 
 # Order matters only for the breakdown: a shared library counts in the first
 # component that needs it, and lifeboat's closure holds libc.

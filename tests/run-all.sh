@@ -128,6 +128,8 @@ if scripts/fetch-debs.sh >/tmp/lifeboat-fetch.log 2>&1; then
 	vm_stage vm-update tests/vm/update.sh
 	# power cuts while writing a slot: block device and UBI volume
 	vm_stage vm-powercut tests/vm/powercut.sh
+	# factory provisioning from a USB stick: a blank disk, refusals, a power cut
+	vm_stage vm-provision tests/vm/provision.sh
 else
 	tail -20 /tmp/lifeboat-fetch.log
 	echo "kernel-config: scripts/fetch-debs.sh failed (log: /tmp/lifeboat-fetch.log)"

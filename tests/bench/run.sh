@@ -10,6 +10,7 @@
 #   BENCH_TMPDIR               where the install roots go (default build/bench-tmp)
 #   BENCH_LINK                 0: skip the link benchmark (link-bench.sh) run at the end
 #   BENCH_BOOT                 0: skip the boot benchmark (boot-bench.sh, QEMU) after it
+#   BENCH_PKGDELTA             0: skip the package-delta benchmark (pkgdelta-bench.sh) before it
 #   BENCH_OS                   0: skip the OS-image update benchmark (os-bench.sh) at the end
 set -eu
 umask 022
@@ -160,6 +161,11 @@ case " $tools " in *" lifeboat "*)
 		"$here/boot-bench.sh" || status=1
 	fi ;;
 esac
+# --- package deltas: full .deb, zstd/bsdiff whole and per file, lifeboat's delta
+if [ "${BENCH_PKGDELTA:-1}" != 0 ]; then
+	echo
+	LB=$LIFEBOAT PKGDELTA_CACHE=${PKGDELTA_CACHE:-$cache/pkgdelta} "$here/pkgdelta-bench.sh" || status=1
+fi
 # --- OS-image updates: full image, casync, xdelta3, zstd --patch-from (os-bench.sh)
 if [ "${BENCH_OS:-1}" != 0 ]; then
 	echo

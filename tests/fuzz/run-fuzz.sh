@@ -8,7 +8,9 @@ cd "$(dirname "$0")/../.."
 SECS=${FUZZ_SECONDS:-60}
 OUT=build/fuzz
 mkdir -p "$OUT"
-LIBS="-Wl,-Bstatic -larchive -lz -llzma -lzstd -lbz2 -llz4 -lsodium -Wl,-Bdynamic -lpthread"
+# libdivsufsort: lib/bdiff.c (the delta encoder) is among lib/*.c; first, before the
+# static libzstd.a and its own divsufsort() (dictBuilder, another signature)
+LIBS="-ldivsufsort -Wl,-Bstatic -larchive -lz -llzma -lzstd -lbz2 -llz4 -lsodium -Wl,-Bdynamic -lpthread"
 status=0
 for src in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$src" .c)

@@ -79,8 +79,8 @@ test_only_missing_packages_are_downloaded() {
 	publish "Group: stable\nPackages: app (= 2.0), extra\n\nDevice: dev-1\nGroup: stable\n"
 	lb sync 2>/dev/null
 	local debs
-	debs=$(tail -n +$((MARK + 1)) "$HTTP_LOG" | grep -c '\.deb 200')
-	assert_eq "$debs" 1 ".debs downloaded for one upgraded package"
+	debs=$(tail -n +$((MARK + 1)) "$HTTP_LOG" | grep -Ec '\.(deb|delta) 200')
+	assert_eq "$debs" 1 "downloads for one upgraded package (a .deb or a delta)"
 }
 
 refused_sync() { # CODE PATTERN: sync fails so, and the root is unchanged

@@ -328,6 +328,87 @@ static void test_partial_read(void **state UNUSED)
 		check_full(full_debs[i], "usr/share/t/big");
 }
 
+/* The content hash of the deb fixture name (walking with w, or without a callback). */
+static void content_of(const char *name, struct walk *w, char out[65])
+{
+	int fd = open(fx(name), O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(lb_deb_read_content(fd, NULL, w ? collect : NULL, w, NULL, NULL, out), 0);
+	close(fd);
+}
+
+/* A member of an ar file, read whole into a malloc'd buffer. */
+static unsigned char *member(const char *name, const char *prefix, char mname[17], size_t *len)
+{
+	int fd = open(fx(name), O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	char h[60];
+	off_t off = 8;
+	unsigned char *data = NULL;
+	while (pread(fd, h, 60, off) == 60) {
+		size_t sz = strtoul(h + 48, NULL, 10), nl = 16;
+		while (nl && (h[nl - 1] == ' ' || h[nl - 1] == '/'))
+			nl--;
+		if (!strncmp(h, prefix, strlen(prefix))) {
+			memcpy(mname, h, nl);
+			mname[nl] = 0;
+			data = malloc(sz);
+			assert_int_equal(pread(fd, data, sz, off + 60), (ssize_t)sz);
+			*len = sz;
+			break;
+		}
+		off += 60 + (off_t)sz + (off_t)(sz & 1);
+	}
+	close(fd);
+	assert_non_null(data);
+	return data;
+}
+
+static void ar_put(FILE *f, const char *name, const void *data, size_t len)
+{
+	fprintf(f, "%-16s%-12d%-6d%-6d%-8s%-10zu`\n", name, 0, 0, 0, "100644", len);
+	fwrite(data, 1, len, f);
+	if (len & 1)
+		fputc('\n', f);
+}
+
+/* The content hash follows what the package installs, not how data.tar is
+ * compressed; the callback reading part of a file changes nothing; another
+ * package has another hash, and the raw sha256 differs where the content's
+ * does not. */
+static void test_content_hash(void **state UNUSED)
+{
+	char a[65], b[65], c[65], raw_a[65], raw_b[65];
+	content_of("full-gzip.deb", NULL, a);
+	struct walk w = {.partial = "usr/share/t/big"};
+	content_of("full-gzip.deb", &w, b);
+	assert_string_equal(a, b);
+	/* full-gzip's control member with full-xz's data member */
+	char cname[17], dname[17];
+	size_t clen, dlen;
+	unsigned char *ctl = member("full-gzip.deb", "control.tar", cname, &clen);
+	unsigned char *data = member("full-xz.deb", "data.tar", dname, &dlen);
+	FILE *f = fopen(fx("mixed.deb"), "w");
+	assert_non_null(f);
+	fputs("!<arch>\n", f);
+	ar_put(f, "debian-binary", "2.0\n", 4);
+	ar_put(f, cname, ctl, clen);
+	ar_put(f, dname, data, dlen);
+	assert_int_equal(fclose(f), 0);
+	free(ctl);
+	free(data);
+	content_of("mixed.deb", NULL, c);
+	assert_string_equal(a, c);
+	assert_int_equal(run("full-gzip.deb", NULL, NULL, raw_a, NULL), 0);
+	assert_int_equal(run("mixed.deb", NULL, NULL, raw_b, NULL), 0);
+	assert_string_not_equal(raw_a, raw_b);
+	content_of("small-gzip.deb", NULL, c);
+	assert_string_not_equal(a, c);
+	/* plain lb_deb_read is the same walk */
+	assert_int_equal(run("full-gzip.deb", NULL, NULL, raw_b, NULL), 0);
+	assert_string_equal(raw_a, raw_b);
+}
+
 /* Same hash and size whatever the caller asks for. */
 static void test_no_fn_no_meta(void **state UNUSED)
 {
@@ -748,6 +829,7 @@ int main(void)
 	    cmocka_unit_test(test_compressions),
 	    cmocka_unit_test(test_partial_read),
 	    cmocka_unit_test(test_no_fn_no_meta),
+	    cmocka_unit_test(test_content_hash),
 	    cmocka_unit_test(test_types),
 	    cmocka_unit_test(test_scripts_xz_none),
 	    cmocka_unit_test(test_non_ascii),

@@ -243,6 +243,61 @@ static void test_image_bad(void **state)
 	}
 }
 
+#define H3 "3333333333333333333333333333333333333333333333333333333333333333"
+#define H4 "4444444444444444444444444444444444444444444444444444444444444444"
+#define PD_HEAD                                                                                    \
+	"Serial: 1\nPackages: pa (= 2), pb (= 1)\nSHA256:\n " H1 " 100 pa_2\n " H2 " 50 pb_1\n"
+
+static void test_package_deltas(void **state)
+{
+	struct lb_desired d;
+	assert_int_equal(parse(PD_HEAD "Package-Deltas:\n pa " H2 " " H3 " " H4 " 40\n"
+	                               " pa " H3 " " H3 " " H1 " 30\n",
+	                       &d),
+	                 0);
+	const struct lb_desired_pkg *a = lb_desired_find(&d, "pa"), *b = lb_desired_find(&d, "pb");
+	assert_int_equal(a->ndeltas, 2);
+	assert_string_equal(a->content_sha256, H3);
+	assert_string_equal(a->deltas[0].base_sha256, H2);
+	assert_string_equal(a->deltas[0].sha256, H4);
+	assert_int_equal(a->deltas[0].size, 40);
+	assert_string_equal(a->deltas[1].base_sha256, H3);
+	assert_int_equal(a->deltas[1].size, 30);
+	assert_int_equal(b->ndeltas, 0);
+	assert_string_equal(b->content_sha256, "");
+	lb_desired_free(&d);
+	static const struct {
+		const char *in, *msg;
+	} bad[] = {
+	    {PD_HEAD "Package-Deltas:\n pc " H2 " " H3 " " H4 " 40\n", "pc is not in Packages"},
+	    {PD_HEAD "Package-Deltas:\n pa " H2 " " H3 " " H4 "\n", "bad value"},
+	    {PD_HEAD "Package-Deltas:\n pa " H2 " " H3 " " H4 " 0\n", "bad value"},
+	    {PD_HEAD "Package-Deltas:\n pa " H2 " xyz " H4 " 4\n", "bad value"},
+	    {PD_HEAD "Package-Deltas:\n pa " H2 " " H3 " " H4 " 4 x\n", "bad words"},
+	    {PD_HEAD "Package-Deltas:\n pa " H1 " " H3 " " H4 " 4\n", "bad base"},
+	    {PD_HEAD "Package-Deltas:\n pa " H2 " " H3 " " H4 " 4\n pa " H4 " " H2 " " H4 " 4\n",
+	     "two content hashes"},
+	    {PD_HEAD "Package-Deltas:\n pa " H2 " " H3 " " H4 " 4\n pa " H2 " " H3 " " H4 " 5\n",
+	     "base given twice"},
+	    {"Serial: 1\nPackages: pa (= 2)\nPackage-Deltas:\n pa " H2 " " H3 " " H4 " 4\n",
+	     "without 'SHA256'"},
+	};
+	for (size_t i = 0; i < N(bad); i++) {
+		int r = parse(bad[i].in, &d);
+		if (r != -LBE_FORMAT || !strstr(lb_err_msg(), bad[i].msg))
+			fail_msg("case %zu: %d '%s', want '%s'", i, r, lb_err_msg(), bad[i].msg);
+		assert_int_equal(d.n, 0);
+	}
+	/* at most LB_DESIRED_MAX_PKG_DELTAS a package */
+	char big[8192];
+	int n = snprintf(big, sizeof big, "%sPackage-Deltas:\n", PD_HEAD);
+	for (int i = 0; i <= LB_DESIRED_MAX_PKG_DELTAS; i++)
+		n += snprintf(big + n, sizeof big - (size_t)n, " pa %063x%x " H3 " " H4 " 4\n", 0,
+		              i);
+	assert_int_equal(parse(big, &d), -LBE_FORMAT);
+	assert_non_null(strstr(lb_err_msg(), "more than"));
+}
+
 static void test_many(void **state)
 {
 	size_t n = 2000, cap = n * 24 + 64, len = 0;
@@ -302,7 +357,7 @@ int main(void)
 	    cmocka_unit_test(test_good),      cmocka_unit_test(test_minimal),
 	    cmocka_unit_test(test_bad),       cmocka_unit_test(test_many),
 	    cmocka_unit_test(test_load),      cmocka_unit_test(test_image),
-	    cmocka_unit_test(test_image_bad),
+	    cmocka_unit_test(test_image_bad), cmocka_unit_test(test_package_deltas),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,6 +33,7 @@ vm_build() {
 		vm_die "keygen failed"
 	if [ ! -f "$BUILD/initramfs.cpio.xz" ] || [ "$BUILD/lifeboat" -nt "$BUILD/initramfs.cpio.xz" ] ||
 		[ initramfs/init -nt "$BUILD/initramfs.cpio.xz" ] ||
+		[ initramfs/provision.sh -nt "$BUILD/initramfs.cpio.xz" ] ||
 		! cmp -s "$KEY.pub" "$BUILD/initramfs/etc/lifeboat/master.pub"; then
 		SYSROOT=$SYSROOT BUILD=$BUILD PUBKEY=$KEY.pub scripts/build-initramfs.sh \
 			>"$VMB/initramfs.log" 2>&1 ||
