@@ -403,8 +403,10 @@ while read -r name oldv newv; do
 	read -r full zd bd zf bf nch chb nnew newb empty same <"$P/base"
 	say "$name $oldv -> $newv: lifeboat delta"
 	lifeboat_cols "$name" "$old" "$new"
-	printf '%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$oldv" "$newv" \
-		"$full" "$zd" "$bd" "$zf" "$bf" "$LBD" "$ENC" "$REC" "$RSS" >>"$T/rows"
+	# the control member, which lifeboat's delta carries as the .deb has it
+	ctl=$(ar tv "$new" | awk '$NF ~ /^control\.tar/ { print $3 }')
+	printf '%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$oldv" "$newv" \
+		"$full" "$zd" "$bd" "$zf" "$bf" "$LBD" "$ctl" "$ENC" "$REC" "$RSS" >>"$T/rows"
 	n="$name $oldv → $newv: $nch changed files ($chb B in NEW), $same unchanged, $nnew new files ($newb B) not in the per-file columns"
 	[ "$empty" = 0 ] || n="$n; $empty empty sides replaced by 1 byte for bsdiff"
 	[ -z "$NOTE" ] || n="$n; lifeboat: $NOTE"
@@ -419,7 +421,8 @@ echo "Debian 12 packages from apt-get download (cache: ${CACHE#"$top"/}/debs). C
 echo "full = NEW .deb; zstd-deb = \`zstd -$LEVEL --patch-from=OLD.deb NEW.deb\`; bsdiff-deb = \`bsdiff OLD.deb NEW.deb\`;"
 echo "zstd-files / bsdiff-files = the same per file, summed over the **changed files only** (regular files in"
 echo "both OLD and NEW, data and control, whose content differs; files new in NEW and all metadata not counted);"
-echo "lifeboat = \`lifeboat-master delta OLD.deb NEW.deb\`; encode s = its wall time; reconstruct s / peak RSS ="
+echo "lifeboat = \`lifeboat-master delta OLD.deb NEW.deb\`, of which control = NEW's control member, sent as it is;"
+echo "encode s = its wall time; reconstruct s / peak RSS ="
 echo "\`lifeboat patch\` on a root with the script-less rebuild of OLD installed (/usr/bin/time %e %M)."
 printf '%s; bsdiff %s.\n' "$(zstd --version | sed 's/^\*\*\* //; s/ \*\*\*$//; s/, by .*//')" "$(dpkg-query -W -f='${Version}' bsdiff)"
 echo
@@ -427,22 +430,22 @@ awk -F '\t' '
 	function c(n,   s) { if (n !~ /^[0-9]+$/) return n; s = ""; while (length(n) > 3) { s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) } return n s }
 	function num(x) { return x ~ /^[0-9.]+$/ }
 	BEGIN {
-		print "| package | old → new | full | zstd-deb | bsdiff-deb | zstd-files | bsdiff-files | lifeboat | lifeboat % of full | encode s | reconstruct s | reconstruct peak RSS MiB |"
-		print "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+		print "| package | old → new | full | zstd-deb | bsdiff-deb | zstd-files | bsdiff-files | lifeboat | of it control | lifeboat % of full | encode s | reconstruct s | reconstruct peak RSS MiB |"
+		print "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 		lbok = 1
 	}
 	{
 		pct = num($8) ? sprintf("%.1f", 100 * $8 / $3) : "n/a"
-		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, c($3), c($4), c($5), c($6), c($7), c($8), pct, $9, $10, $11
+		printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, c($3), c($4), c($5), c($6), c($7), c($8), c($9), pct, $10, $11, $12
 		for (i = 3; i <= 7; i++) if (num($i)) t[i] += $i; else bad[i] = 1
-		if (num($8)) { t[8] += $8; nlb++; if ($8 < $6 && $8 < $7) below++ } else lbok = 0
+		if (num($8)) { t[8] += $8; t[9] += $9; nlb++; if ($8 < $6 && $8 < $7) below++; if ($8 - $9 < $6 && $8 - $9 < $7) belowdata++ } else lbok = 0
 		n++
 	}
 	END {
 		lt = lbok ? c(t[8]) : "n/a"
 		pct = lbok ? sprintf("%.1f", 100 * t[8] / t[3]) : "n/a"
 		for (i = 3; i <= 7; i++) tt[i] = bad[i] ? "FAIL" : c(t[i])
-		printf "| **TOTAL** | %d pairs | %s | %s | %s | %s | %s | %s | %s | | | |\n", n, tt[3], tt[4], tt[5], tt[6], tt[7], lt, pct
+		printf "| **TOTAL** | %d pairs | %s | %s | %s | %s | %s | %s | %s | %s | | | |\n", n, tt[3], tt[4], tt[5], tt[6], tt[7], lt, c(t[9]), pct
 		print ""
 		if (!lbok) {
 			printf "lifeboat: n/a for %d of %d pairs (no delta yet), so no comparison of totals.\n", n - nlb, n
@@ -451,7 +454,8 @@ awk -F '\t' '
 			s = "lifeboat total " c(t[8]) " is"
 			for (i = 3; i <= 7; i++) s = s sprintf("%s %s %s (%s)", i > 3 ? "," : "", t[8] < t[i] ? "below" : "NOT below", nm[i - 2], c(t[i]))
 			print s "."
-			printf "Per pair: lifeboat is below both per-file columns (zstd-files and bsdiff-files) in %d of %d pairs.\n", below, n
+			printf "Per pair: lifeboat is below both per-file columns (zstd-files and bsdiff-files) in %d of %d pairs;\n", below, n
+			printf "lifeboat without its control member, against per-file columns that include the diffs of changed control files: below both in %d of %d.\n", belowdata, n
 		}
 	}' "$T/rows"
 echo
