@@ -48,24 +48,16 @@ static int parse_opts(int argc, char **argv, struct eopts *o)
 	const char **dest[] = {&o->tree,   &o->group, &o->key,    &o->out,   &o->devices,
 	                       &o->master, &o->conf,  &o->layout, &o->slots, &o->expires};
 	for (int i = 1; i < argc; i++) {
-		size_t k, n = 0;
 		if (!strcmp(argv[i], "--repartition")) {
 			o->repartition = true;
 			continue;
 		}
-		for (k = 0; k < sizeof names / sizeof names[0]; k++) {
-			n = strlen(names[k]);
-			if (!strncmp(argv[i], names[k], n) && (!argv[i][n] || argv[i][n] == '='))
-				break;
-		}
-		if (k == sizeof names / sizeof names[0])
+		int r = mx_option("export", argc, argv, &i, names, dest,
+		                  sizeof names / sizeof names[0]);
+		if (r < 0)
+			return r;
+		if (!r)
 			return lb_errf(-LBE_USAGE, "export: unexpected argument '%s'", argv[i]);
-		if (argv[i][n] == '=')
-			*dest[k] = argv[i] + n + 1;
-		else if (i + 1 < argc)
-			*dest[k] = argv[++i];
-		else
-			return lb_errf(-LBE_USAGE, "export: %s needs a value", names[k]);
 	}
 	if (!o->tree || !o->group || !o->key || !o->out)
 		return lb_errf(-LBE_USAGE,

@@ -29,7 +29,6 @@ static int parse_opts(int argc, char **argv, struct kopts *o)
 	const char **dest[] = {&o->key, &o->out, &expires};
 	memset(o, 0, sizeof *o);
 	for (int i = 1; i < argc; i++) {
-		size_t k, n = 0;
 		if (argv[i][0] != '-') {
 			if (o->npubs == KEYLIST_MAX)
 				return lb_errf(-LBE_USAGE, "keylist: a list holds at most %d keys",
@@ -37,19 +36,12 @@ static int parse_opts(int argc, char **argv, struct kopts *o)
 			o->pubs[o->npubs++] = argv[i];
 			continue;
 		}
-		for (k = 0; k < sizeof names / sizeof names[0]; k++) {
-			n = strlen(names[k]);
-			if (!strncmp(argv[i], names[k], n) && (!argv[i][n] || argv[i][n] == '='))
-				break;
-		}
-		if (k == sizeof names / sizeof names[0])
+		int r = mx_option("keylist", argc, argv, &i, names, dest,
+		                  sizeof names / sizeof names[0]);
+		if (r < 0)
+			return r;
+		if (!r)
 			return lb_errf(-LBE_USAGE, "keylist: unexpected argument '%s'", argv[i]);
-		if (argv[i][n] == '=')
-			*dest[k] = argv[i] + n + 1;
-		else if (i + 1 < argc)
-			*dest[k] = argv[++i];
-		else
-			return lb_errf(-LBE_USAGE, "keylist: %s needs a value", names[k]);
 	}
 	if (!o->key || !o->out || !o->npubs)
 		return lb_errf(-LBE_USAGE,

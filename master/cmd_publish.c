@@ -57,20 +57,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	                       &bases,   &pbases,   &o->delta_from};
 	memset(o, 0, sizeof *o);
 	for (int i = 1; i < argc; i++) {
-		size_t k, n = 0;
-		for (k = 0; k < sizeof names / sizeof names[0]; k++) {
-			n = strlen(names[k]);
-			if (!strncmp(argv[i], names[k], n) && (!argv[i][n] || argv[i][n] == '='))
-				break;
-		}
-		if (k == sizeof names / sizeof names[0])
+		int r = mx_option("publish", argc, argv, &i, names, dest,
+		                  sizeof names / sizeof names[0]);
+		if (r < 0)
+			return r;
+		if (!r)
 			return lb_errf(-LBE_USAGE, "publish: unexpected argument '%s'", argv[i]);
-		if (argv[i][n] == '=')
-			*dest[k] = argv[i] + n + 1;
-		else if (i + 1 < argc)
-			*dest[k] = argv[++i];
-		else
-			return lb_errf(-LBE_USAGE, "publish: %s needs a value", names[k]);
 	}
 	if (!o->pool || !o->conf || !o->key || !o->out)
 		return lb_errf(-LBE_USAGE, "usage: lifeboat-master publish --pool DIR --desired "

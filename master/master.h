@@ -112,6 +112,12 @@ int resolve_init(const struct mpool *pool, const char *arch, struct msolver **ou
 int resolve_group(struct msolver *s, const struct mgroup *g, size_t **sel, size_t *nsel) LB_MUST;
 void resolve_free(struct msolver *s);
 
+/* argv[*i] as one of the options names[0..n) ("--name VALUE" or "--name=VALUE"):
+ * its value into *dest[k] and 1 (*i moved past the value), 0 when it is none of
+ * them, -LBE_USAGE (naming cmd) when the value is missing. */
+int mx_option(const char *cmd, int argc, char **argv, int *i, const char *const *names,
+              const char **const *dest, size_t n) LB_MUST;
+
 /* sha256 (hex) and size of dirfd/name; a negative errno. */
 int mx_file_sha256(int dirfd, const char *name, char hex[65], unsigned long long *size) LB_MUST;
 

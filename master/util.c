@@ -123,3 +123,22 @@ int mx_file_sha256(int dirfd, const char *name, char hex[65], unsigned long long
 	sodium_bin2hex(hex, 65, md, sizeof md);
 	return r;
 }
+
+int mx_option(const char *cmd, int argc, char **argv, int *i, const char *const *names,
+              const char **const *dest, size_t n)
+{
+	const char *a = argv[*i];
+	for (size_t k = 0; k < n; k++) {
+		size_t len = strlen(names[k]);
+		if (strncmp(a, names[k], len) || (a[len] && a[len] != '='))
+			continue;
+		if (a[len] == '=')
+			*dest[k] = a + len + 1;
+		else if (*i + 1 < argc)
+			*dest[k] = argv[++*i];
+		else
+			return lb_errf(-LBE_USAGE, "%s: %s needs a value", cmd, names[k]);
+		return 1;
+	}
+	return 0;
+}

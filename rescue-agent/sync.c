@@ -520,10 +520,12 @@ static int fetch_delta(struct sync *s, struct lb_ctx *c, const struct lb_desired
 }
 
 /* Download what the packages of d that db does not have need into the cache:
- * a delta from the installed version when the state offers one (rebuilt
- * against the files of c's root), else the package. */
-static int download(struct sync *s, struct lb_ctx *c, const struct lb_desired *d,
-                    const struct lb_db *db, unsigned long long *bytes)
+ * a delta from the version that basedb records as installed in c's root (the
+ * same root as db's, or the running slot's when db is the other slot's) when
+ * the state offers one, rebuilt against the files of that root; else the
+ * package. */
+static int download(struct sync *s, const struct lb_desired *d, const struct lb_db *db,
+                    struct lb_ctx *c, const struct lb_db *basedb, unsigned long long *bytes)
 {
 	bool bar = isatty(2) && !s->ctx->quiet && !s->ctx->json;
 	int r = 0;
@@ -536,7 +538,7 @@ static int download(struct sync *s, struct lb_ctx *c, const struct lb_desired *d
 		if (faccessat(s->cachefd, name, F_OK, 0) == 0)
 			continue; /* verified when it was renamed there */
 		const struct lb_dbpkg *base;
-		const struct lb_desired_pdelta *pd = pick_delta(p, db, &base);
+		const struct lb_desired_pdelta *pd = pick_delta(p, basedb, &base);
 		struct lb_bar b = {.name = p->name};
 		s->f->progress = bar ? lb_bar_progress : NULL;
 		s->f->progress_arg = &b;
@@ -896,15 +898,19 @@ static int install_other(struct sync *s, struct lb_ctx *o, const struct lb_desir
 	o->root = mnt;
 	o->rootfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int r = o->rootfd < 0 ? lb_errf(-errno, "%s: %s", mnt, strerror(errno)) : 0;
-	struct lb_db db = {0};
+	struct lb_db db = {0}, run = {0};
 	unsigned long long bytes = 0;
 	if (!r)
 		r = lb_db_load(o->pkgfd, LB_DB_FILE, &db);
+	/* deltas from what the running slot has installed, rebuilt from its files */
 	if (!r)
-		r = download(s, o, d, &db, &bytes);
+		r = lb_db_load(s->ctx->pkgfd, LB_DB_FILE, &run);
+	if (!r)
+		r = download(s, d, &db, s->ctx, &run, &bytes);
 	if (!r)
 		r = lb_converge(o, d, cache);
 	lb_db_free(&db);
+	lb_db_free(&run);
 	if (o->rootfd >= 0)
 		close(o->rootfd);
 	if (umount2(mnt, 0) < 0 && !r)
@@ -1047,7 +1053,7 @@ int lb_sync(struct lb_ctx *ctx, const struct lb_config *cfg)
 		return r;
 	}
 	if (!r)
-		r = download(&s, ctx, &l.d, &db, &bytes);
+		r = download(&s, &l.d, &db, ctx, &db, &bytes);
 	if (!r)
 		r = lb_converge(ctx, &l.d, cache);
 	if (!r)
