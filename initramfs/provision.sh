@@ -27,6 +27,33 @@ pv_say() {
 	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >>"$PV_LOG"
 }
 
+# pv_led working|ok|refused: tell the person by the LED that lifeboat.led=NAME
+# names (/sys/class/leds/NAME), when the board has one: slow blink while working,
+# steady on when done, fast blink when refused or failed. Needs the kernel's timer
+# trigger for blinking; without it the LED is just on. Nothing when there is none.
+pv_led() {
+	name=$(cmdline_value lifeboat.led) || return 0
+	led=${PV_LEDS:-/sys/class/leds}/$name
+	[ -d "$led" ] || return 0
+	case $1 in
+	ok)
+		echo none >"$led/trigger" 2>/dev/null
+		cat "$led/max_brightness" >"$led/brightness" 2>/dev/null
+		;;
+	*)
+		ms=500
+		[ "$1" = working ] || ms=100
+		if echo timer >"$led/trigger" 2>/dev/null; then
+			echo $ms >"$led/delay_on" 2>/dev/null
+			echo $ms >"$led/delay_off" 2>/dev/null
+		else
+			cat "$led/max_brightness" >"$led/brightness" 2>/dev/null
+		fi
+		;;
+	esac
+	return 0
+}
+
 # lb ARGS...: lifeboat on the state partition
 lb() { lifeboat --state "$STATE" "$@"; }
 
@@ -196,8 +223,10 @@ provision_from_stick() {
 	stick_find || return 0
 	: >"$PV_LOG"
 	pv_say "bundle found on $STICK_DEV (${BUNDLE#"$STICK"}/lifeboat-bundle)"
+	pv_led working
 	if ! DISK=$(internal_disk); then
 		pv_say "refused: no internal disk found"
+		pv_led refused
 		stick_log "unknown-$(date -u +%Y%m%dT%H%M%S)"
 		return 0
 	fi
@@ -218,6 +247,7 @@ provision_from_stick() {
 		--group "$GROUP" 2>/tmp/pv.err); then
 		cat /tmp/pv.err >>"$PV_LOG"
 		pv_say "refused: $(tail -n 1 /tmp/pv.err | sed 's/^lifeboat: //'); $DISK left as it is"
+		pv_led refused
 		stick_log "$logname"
 		return 0
 	fi
@@ -225,6 +255,7 @@ provision_from_stick() {
 	logname=${PV_DEVICE:-$logname}
 	if [ "$done_id" = "$PV_ID" ] && [ -z "$marker" ]; then
 		pv_say "this device was provisioned from this bundle already: remove the stick"
+		pv_led ok
 		umount "$STICK" 2>/dev/null
 		return 0
 	fi
@@ -234,8 +265,10 @@ provision_from_stick() {
 		umount "$STATE"
 		pv_say "provisioned: group $PV_GROUP${PV_DEVICE:+, device $PV_DEVICE}, OS ${PV_IMAGE_VERSION:-none}"
 		stick_log "$logname"
+		pv_led ok
 		echo "lifeboat provision: done, remove the stick"
 	else
+		pv_led refused
 		grep -q " $STATE " /proc/mounts && umount "$STATE"
 		stick_log "$logname"
 		[ $rc = 2 ] || pv_say "failed (log on the stick: lifeboat-log/$logname.log): the same stick resumes at the next boot"

@@ -159,3 +159,33 @@ test_provision_partition_blank_only() {
 	truncate -s 50M "$T/small.img"
 	expect_fail 6 "the layout needs" pv partition "$T/bundle" --pubkey "$T/key.pub" --disk "$T/small.img"
 }
+
+# the LED that lifeboat.led= names tells the person: blinking while working (the
+# timer trigger), on when done, fast blinking when refused; nothing without one
+test_provision_led() {
+	local l=$T/leds/status
+	mkdir -p "$l"
+	echo 255 >"$l/max_brightness"
+	(
+		# shellcheck disable=SC2034 # read by provision.sh
+		CMDLINE="quiet lifeboat.led=status"
+		cmdline_value() {
+			local w v=""
+			for w in $CMDLINE; do case $w in "$1"=*) v=${w#*=} ;; esac; done
+			[ -n "$v" ] && echo "$v"
+		}
+		PV_LEDS=$T/leds
+		# shellcheck source=initramfs/provision.sh
+		. initramfs/provision.sh
+		pv_led working
+		[ "$(cat "$l/trigger")" = timer ] && [ "$(cat "$l/delay_on")" = 500 ] || exit 1
+		pv_led refused
+		[ "$(cat "$l/delay_on")" = 100 ] || exit 2
+		pv_led ok
+		[ "$(cat "$l/trigger")" = none ] && [ "$(cat "$l/brightness")" = 255 ] || exit 3
+		CMDLINE=quiet
+		rm "$l/brightness"
+		pv_led ok
+		[ ! -e "$l/brightness" ] || exit 4
+	) || fail "pv_led: step $?"
+}
