@@ -472,6 +472,8 @@ static int content(struct dp *p, const char *path, unsigned long long size)
 		p->st->bsdiff++;
 		e = lb_bpatch3(fd, bsize, size, rd_bytes, &p->r[META], &p->r[DIFF], &p->r[EXTRA],
 		               arc_data, p);
+		if (e == -LBE_FORMAT) /* a bad bsdiff stream: a damaged delta */
+			e = lb_err_prefix(-LBE_DEB, "delta: /%s", path);
 	}
 	close(fd);
 	return e;
