@@ -64,7 +64,7 @@ static int cmp_path(const void *a, const void *b)
 static const struct ofile *old_find(const struct old *o, const char *path)
 {
 	struct ofile key = {.path = (char *)path};
-	return bsearch(&key, o->f, o->n, sizeof *o->f, cmp_path);
+	return o->n ? bsearch(&key, o->f, o->n, sizeof *o->f, cmp_path) : NULL;
 }
 
 static int read_all(struct lb_deb_reader *r, unsigned char **data, size_t len)
@@ -132,7 +132,8 @@ static int old_load(const char *deb, struct old *o, char sha256[65])
 	close(fd);
 	if (r)
 		return lb_err_prefix(r, "%s", deb);
-	qsort(o->f, o->n, sizeof *o->f, cmp_path);
+	if (o->n)
+		qsort(o->f, o->n, sizeof *o->f, cmp_path);
 	/* hardlinks share their target's content */
 	for (size_t i = 0; i < o->n; i++) {
 		if (!o->f[i].link)

@@ -57,7 +57,8 @@ void mbuf_put(struct mbuf *b, const char *s, size_t n)
 {
 	if (mbuf_grow(b, n))
 		return;
-	memcpy(b->s + b->len, s, n);
+	if (n) /* s may be NULL then */
+		memcpy(b->s + b->len, s, n);
 	b->len += n;
 	b->s[b->len] = 0;
 }
